@@ -1,0 +1,408 @@
+"""Settings from the environment and an optional `.env` file.
+
+The five contract settings (CONTRACT.md "Running it") plus the worker's own tuning knobs, all
+read once at start. A bad value stops the worker there with a message that names the variable,
+repeats the bad value and says what is valid, e.g.
+
+    CS_TOPIC_PARTITIONS='abc': must be an integer ≥ 1
+
+Every problem is reported at once so an operator fixes a deployment in one round trip.
+Precedence: the real environment, then `.env` in the working directory, then the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["BUNDLED_RULES_FILE", "SETTINGS_HELP", "Settings", "SettingsError", "read_env_file"]
+
+BUNDLED_RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
+
+# name -> (default as shown to people, meaning). The README and `cs-signals --help` print this.
+SETTINGS_HELP: dict[str, tuple[str, str]] = {
+    "KAFKA_BOOTSTRAP_SERVERS": (
+        "localhost:9092",
+        "the Kafka cluster: host:port[,host:port...]",
+    ),
+    "REDIS_URL": (
+        "redis://localhost:6379/0",
+        "the Redis server (redis://, rediss:// for TLS, or unix:// for a socket)",
+    ),
+    "CS_APP_ID": (
+        "cs-signals",
+        "consumer group and state namespace; workers with the same id share the partitions",
+    ),
+    "CS_TOPIC_PREFIX": ("", "prefix for every topic name, e.g. 'staging.'"),
+    "CS_RULES_FILE": (
+        "bundled config/rules.yaml",
+        "rules file: health model, triggers, playbooks, per-segment overrides",
+    ),
+    "CS_MAX_EVENT_BYTES": (
+        "1048576",
+        "largest inbound event accepted, in bytes; larger ones go to dead-letters",
+    ),
+    "CS_TOPIC_PARTITIONS": (
+        "8",
+        "partitions for topics the worker creates; caps how many workers can share the load",
+    ),
+    "CS_TOPIC_REPLICATION": ("1", "replication factor for topics the worker creates"),
+    "CS_METRICS_INTERVAL_SECONDS": (
+        "10",
+        "how often each worker publishes its metrics to ops-metrics",
+    ),
+    "CS_TIME_DRIVEN_CLOCK": (
+        "event",
+        "what moves time-driven triggers: 'event' (only event time, reproducible) or "
+        "'event+wall' (also the wall clock, so silent accounts are evaluated)",
+    ),
+    "CS_WALL_TICK_SECONDS": (
+        "60",
+        "with CS_TIME_DRIVEN_CLOCK=event+wall: how often the wall clock advances accounts",
+    ),
+    "CS_LOG_FORMAT": (
+        "auto",
+        "'json' (one object a line), 'console' (readable), or 'auto' (console on a terminal)",
+    ),
+    "CS_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    "CS_WORKER_ID": (
+        "hostname-pid",
+        "this worker's name in logs and ops-metrics; set a stable one per worker",
+    ),
+    "CS_WEB_PORT": ("6066", "port of the worker's web server; distinct per worker on one host"),
+    "CS_STANDBY_REPLICAS": (
+        "0",
+        "standby copies of each table on other workers, for faster fail-over",
+    ),
+    "CS_BATCH_MAX": ("500", "most events a worker folds in one batch"),
+    "CS_BATCH_WITHIN_MS": ("50", "longest a worker waits to fill a batch, in milliseconds"),
+    "CS_SESSION_TIMEOUT_SECONDS": (
+        "30",
+        "Kafka consumer session timeout: how long before a dead worker's partitions move",
+    ),
+    "CS_REBALANCE_TIMEOUT_SECONDS": (
+        "10",
+        "Kafka rebalance timeout: how long a group waits for members to rejoin",
+    ),
+    "CS_REDIS_PREFIX": ("cs:<app id>:", "prefix of every Redis key this app writes"),
+    "CS_FEED_MAXLEN": ("10000", "entries kept in each Redis alert feed (per CSM and global)"),
+}
+
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]*")
+_APP_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+# host:port, with bracketed IPv6 hosts ([::1]:9092) allowed.
+_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """Bad settings. `problems` holds one message per bad variable; str() joins them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class Settings(BaseModel):
+    """Validated settings. Build with `Settings.from_env()`; fields mirror SETTINGS_HELP."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    redis_url: str = "redis://localhost:6379/0"
+    app_id: str = "cs-signals"
+    topic_prefix: str = ""
+    rules_file: Path | None = None
+    max_event_bytes: int = Field(default=1_048_576, ge=1)
+    topic_partitions: int = Field(default=8, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    metrics_interval_seconds: float = Field(default=10.0, gt=0)
+    time_driven_clock: Literal["event", "event+wall"] = "event"
+    wall_tick_seconds: float = Field(default=60.0, gt=0)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    worker_id: str = Field(default_factory=lambda: _default_worker_id(), min_length=1)
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    standby_replicas: int = Field(default=0, ge=0)
+    batch_max: int = Field(default=500, ge=1)
+    batch_within_ms: int = Field(default=50, ge=1)
+    session_timeout_seconds: float = Field(default=30.0, gt=0)
+    rebalance_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Empty means "derive from app_id" (see below), so two apps on one Redis never collide.
+    redis_prefix: str = ""
+    feed_maxlen: int = Field(default=10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _derive_redis_prefix(self) -> Settings:
+        if not self.redis_prefix:
+            # Frozen model: set the derived default once, during validation.
+            object.__setattr__(self, "redis_prefix", f"cs:{self.app_id}:")
+        return self
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def topic(self, name: str) -> str:
+        """The real topic name for a contract topic name: `CS_TOPIC_PREFIX` + name."""
+        return self.topic_prefix + name
+
+    @property
+    def rules_path(self) -> Path:
+        """The rules file to load: CS_RULES_FILE, else the bundled config/rules.yaml."""
+        return self.rules_file if self.rules_file is not None else BUNDLED_RULES_FILE
+
+    @property
+    def bootstrap_servers_list(self) -> list[str]:
+        """KAFKA_BOOTSTRAP_SERVERS as a list of host:port."""
+        return [part.strip() for part in self.kafka_bootstrap_servers.split(",") if part.strip()]
+
+    # ---- construction --------------------------------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: str | Path | None = ".env",
+    ) -> Settings:
+        """Read settings from `environ` (default `os.environ`) over `env_file` (default
+        `.env` in the working directory; ignored when absent; None to skip it).
+
+        Raises SettingsError naming every bad variable.
+        """
+        source: dict[str, str] = {}
+        if env_file is not None:
+            source.update(read_env_file(env_file))
+        # The real environment wins over .env, as with docker-compose and most dotenv tools.
+        source.update(os.environ if environ is None else environ)
+
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for var, (attr, parse) in _PARSERS.items():
+            raw = source.get(var)
+            # An empty value means "unset": compose files often pass VAR= for "use default".
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[attr] = parse(raw.strip())
+            except ValueError as exc:
+                problems.append(f"{var}={raw!r}: {exc}")
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    def describe(self) -> dict[str, str]:
+        """Variable -> effective value as text, for start-up logs and `--help`."""
+        shown: dict[str, str] = {}
+        for var, (attr, _parse) in _PARSERS.items():
+            value = getattr(self, attr)
+            if attr == "rules_file" and value is None:
+                value = f"{BUNDLED_RULES_FILE} (bundled)"
+            elif isinstance(value, float) and value.is_integer():
+                value = int(value)
+            shown[var] = str(value)
+        return shown
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+# ---- .env ------------------------------------------------------------------------------------
+
+
+def read_env_file(path: str | Path) -> dict[str, str]:
+    """Parse a simple .env file: KEY=VALUE lines, `export KEY=VALUE`, `#` comments, values in
+    single quotes (taken literally) or double quotes (\\n, \\t, \\" and \\\\ escapes), and
+    ` # comment` after an unquoted value. A missing file is an empty one."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError([f"{file}: cannot read ({exc})"]) from exc
+
+    result: dict[str, str] = {}
+    problems: list[str] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export ") :].lstrip()
+        key, sep, rest = stripped.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            problems.append(f"{file} line {line_no}: expected KEY=VALUE, got {line.strip()!r}")
+            continue
+        try:
+            result[key] = _env_value(rest.strip())
+        except ValueError as exc:
+            problems.append(f"{file} line {line_no}: {key}: {exc}")
+    if problems:
+        raise SettingsError(problems)
+    return result
+
+
+def _env_value(rest: str) -> str:
+    if rest[:1] in ("'", '"'):
+        quote = rest[0]
+        end = _closing_quote(rest, quote)
+        if end < 0:
+            raise ValueError(f"value starts with {quote} but has no closing {quote}")
+        tail = rest[end + 1 :].strip()
+        if tail and not tail.startswith("#"):
+            raise ValueError(f"unexpected text after the closing quote: {tail!r}")
+        body = rest[1:end]
+        if quote == '"':
+            body = re.sub(
+                r'\\([nt"\\])',
+                lambda m: {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}[m.group(1)],
+                body,
+            )
+        return body
+    # Unquoted: a `#` starts a comment only after whitespace, so `a#b` stays `a#b`.
+    match = re.search(r"\s#", rest)
+    return (rest[: match.start()] if match else rest).strip()
+
+
+def _closing_quote(text: str, quote: str) -> int:
+    i = 1
+    while i < len(text):
+        if text[i] == "\\" and quote == '"':
+            i += 2
+            continue
+        if text[i] == quote:
+            return i
+        i += 1
+    return -1
+
+
+# ---- parsers: env text -> value, ValueError says what is valid ------------------------------
+
+
+def _int(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        valid = (
+            f"must be an integer ≥ {minimum}"
+            if maximum is None
+            else f"must be an integer from {minimum} to {maximum}"
+        )
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(valid) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(valid)
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    valid = "must be a number of seconds > 0 (e.g. 10 or 0.5)"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(valid) from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(valid)
+    return value
+
+
+def _choice(*options: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.upper() if upper else text.lower()
+        if upper and value == "WARN":
+            value = "WARNING"
+        if value not in options:
+            raise ValueError("must be one of " + ", ".join(repr(o) for o in options))
+        return value
+
+    return parse
+
+
+def _bootstrap(text: str) -> str:
+    parts = [part.strip() for part in text.split(",")]
+    for part in parts:
+        match = _HOST_PORT.fullmatch(part)
+        if not match or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError(
+                "must be host:port[,host:port...] with ports 1-65535 "
+                "(e.g. localhost:9092 or kafka1:9092,kafka2:9092), without kafka://"
+            )
+    return ",".join(parts)
+
+
+def _redis_url(text: str) -> str:
+    if not text.startswith(_REDIS_SCHEMES) or not text.split("://", 1)[1]:
+        raise ValueError(
+            "must start with redis://, rediss:// or unix:// (e.g. redis://localhost:6379/0)"
+        )
+    return text
+
+
+def _app_id(text: str) -> str:
+    if not _APP_ID.fullmatch(text):
+        raise ValueError("must be 1-200 characters from A-Z a-z 0-9 . _ -")
+    return text
+
+
+def _topic_prefix(text: str) -> str:
+    # Kafka topic names allow only these characters (and at most 249 of them).
+    if not _TOPIC_CHARS.fullmatch(text) or len(text) > 200:
+        raise ValueError("may contain only A-Z a-z 0-9 . _ - (at most 200 characters)")
+    return text
+
+
+def _rules_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise ValueError(f"file not found{where}; unset it to use the bundled rules")
+    if not path.is_file():
+        raise ValueError("is not a file")
+    # Absolute, so logs say exactly which file was loaded.
+    return path.resolve()
+
+
+def _token(what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if len(text) > 200 or any(ch.isspace() or not ch.isprintable() for ch in text):
+            raise ValueError(f"{what} must be at most 200 printable characters without spaces")
+        return text
+
+    return parse
+
+
+# Variable -> (Settings field, parser). Order is the order of SETTINGS_HELP.
+_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "KAFKA_BOOTSTRAP_SERVERS": ("kafka_bootstrap_servers", _bootstrap),
+    "REDIS_URL": ("redis_url", _redis_url),
+    "CS_APP_ID": ("app_id", _app_id),
+    "CS_TOPIC_PREFIX": ("topic_prefix", _topic_prefix),
+    "CS_RULES_FILE": ("rules_file", _rules_file),
+    "CS_MAX_EVENT_BYTES": ("max_event_bytes", _int(1)),
+    "CS_TOPIC_PARTITIONS": ("topic_partitions", _int(1)),
+    "CS_TOPIC_REPLICATION": ("topic_replication", _int(1)),
+    "CS_METRICS_INTERVAL_SECONDS": ("metrics_interval_seconds", _seconds),
+    "CS_TIME_DRIVEN_CLOCK": ("time_driven_clock", _choice("event", "event+wall")),
+    "CS_WALL_TICK_SECONDS": ("wall_tick_seconds", _seconds),
+    "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
+    "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),
+    "CS_WORKER_ID": ("worker_id", _token("the worker id")),
+    "CS_WEB_PORT": ("web_port", _int(1, 65535)),
+    "CS_STANDBY_REPLICAS": ("standby_replicas", _int(0)),
+    "CS_BATCH_MAX": ("batch_max", _int(1)),
+    "CS_BATCH_WITHIN_MS": ("batch_within_ms", _int(1)),
+    "CS_SESSION_TIMEOUT_SECONDS": ("session_timeout_seconds", _seconds),
+    "CS_REBALANCE_TIMEOUT_SECONDS": ("rebalance_timeout_seconds", _seconds),
+    "CS_REDIS_PREFIX": ("redis_prefix", _token("the prefix")),
+    "CS_FEED_MAXLEN": ("feed_maxlen", _int(1)),
+}

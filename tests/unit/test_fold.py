@@ -1,0 +1,206 @@
+"""Folding events into account state: facts, usage buckets, tickets, NPS, dedup, time."""
+
+from __future__ import annotations
+
+import json
+
+from workers.core.engine import new_state
+from workers.core.metrics import compute_metrics
+from workers.core.state import DAY, AccountState, to_ts
+from workers.core.testing import Sim, at, default_rules, rules_with
+
+
+def metrics(sim: Sim, when) -> dict:
+    return compute_metrics(sim.state, to_ts(when), sim.rules)
+
+
+def test_partial_account_update_keeps_previous_values() -> None:
+    sim = Sim()
+    sim.account(at(0), name="Acme", segment="smb", licensed_seats=20, csm_id="csm-1")
+    sim.account(at(1), licensed_seats=25)
+    facts = sim.state.facts
+    assert facts == {"name": "Acme", "segment": "smb", "licensed_seats": 25, "csm_id": "csm-1"}
+    sim.account(at(2), renewal_date="2026-12-31", contract_start="2026-01-01")
+    assert facts["renewal_date"] == "2026-12-31" and facts["licensed_seats"] == 25
+
+
+def test_duplicate_event_id_counted_once() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    first = sim.usage(at(0, 10), "u1", quantity=5, event_id="dup")
+    again = sim.usage(at(0, 10), "u1", quantity=5, event_id="dup")
+    assert first.applied and not again.applied
+    assert again.tasks == [] and again.health == []
+    day = int(to_ts(at(0, 10)) // DAY)
+    assert sim.state.days[day].volume == 5
+
+
+def test_duplicate_non_usage_event_publishes_nothing() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    sim.nps(at(1), 3, event_id="n1")
+    out = sim.nps(at(1), 3, event_id="n1")
+    assert not out.applied and out.tasks == []
+    assert len(sim.state.nps) == 1
+
+
+def test_remembered_event_ids_are_bounded() -> None:
+    sim = Sim(rules_with(dedup={"max_event_ids": 3}))
+    for i in range(5):
+        sim.usage(at(0, 1, i), "u", event_id=f"e{i}")
+    assert list(sim.state.seen_ids) == ["e2", "e3", "e4"]
+    # e0 fell out of the memory: a very late redelivery is counted again (bounded memory).
+    assert sim.usage(at(0, 1), "u", event_id="e0").applied
+
+
+def test_usage_buckets_by_event_day() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    sim.usage(at(0, 1), "u1", "reports", 2)
+    sim.usage(at(0, 23), "u2", "alerts", 3)
+    sim.usage(at(1, 0), "u1", "alerts")
+    d0 = int(to_ts(at(0)) // DAY)
+    assert sim.state.days[d0].users == {"u1", "u2"}
+    assert sim.state.days[d0].features == {"reports", "alerts"}
+    assert sim.state.days[d0].volume == 5
+    assert sim.state.days[d0 + 1].users == {"u1"}
+    m = metrics(sim, at(2))
+    assert m["active_users_7d"] == 2 and m["features_used_30d"] == 2
+    assert m["usage_volume_7d"] == 6
+
+
+def test_late_event_within_window_is_counted() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    sim.daily_usage(0, 10, 2)
+    assert metrics(sim, at(10))["active_users_7d"] == 2
+    sim.usage(at(5, 3), "late-user")  # five days late
+    assert metrics(sim, at(10))["active_users_7d"] == 3
+    assert sim.state.clock == to_ts(at(9, 10))  # the clock did not go back
+
+
+def test_too_old_event_is_accepted_but_ignored() -> None:
+    sim = Sim()
+    sim.account(at(100), licensed_seats=10)
+    days_before = dict(sim.state.days)
+    out = sim.usage(at(0), "ancient")  # 100 days before the account's clock
+    assert out.applied
+    assert sim.state.days == days_before
+    assert "ancient" not in sim.state.user_last_active
+
+
+def test_usage_metrics_use_completed_days_only() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    sim.daily_usage(0, 3, 4)
+    sim.usage(at(3, 5), "today-only")
+    # Evaluated on day 3: the window is days 0-2, today's partial day is not in it.
+    assert metrics(sim, at(3, 12))["active_users_7d"] == 4
+    assert metrics(sim, at(4))["active_users_7d"] == 5
+
+
+def test_no_usage_metrics_before_a_completed_observed_day() -> None:
+    sim = Sim()
+    sim.account(at(0, 9), licensed_seats=10)
+    m = metrics(sim, at(0, 12))
+    assert m["active_users_7d"] is None and m["adoption_ratio"] is None
+    m = metrics(sim, at(1))
+    assert m["active_users_7d"] == 0 and m["adoption_ratio"] == 0
+
+
+def test_ticket_folding() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    sim.ticket(at(0, 1), "T1", "opened", "high")
+    sim.ticket(at(0, 2), "T2", "opened", "urgent")
+    sim.ticket(at(0, 3), "T3", "opened", "low")
+    sim.ticket(at(0, 4), "T3", "escalated", "high")
+    m = metrics(sim, at(0, 5))
+    assert m["open_tickets"] == 3
+    assert m["open_high_urgent_tickets"] == 3
+    assert m["escalations_30d"] == 1
+    assert m["oldest_urgent_ticket_age_hours"] == 3
+    sim.ticket(at(0, 6), "T2", "resolved", "urgent")
+    sim.ticket(at(0, 7), "T1", "closed", "high")
+    m = metrics(sim, at(0, 8))
+    assert m["open_tickets"] == 1 and m["oldest_urgent_ticket_age_hours"] is None
+    # The escalation stays counted for 30 days, then leaves the window.
+    assert metrics(sim, at(30, 3))["escalations_30d"] == 1
+    assert metrics(sim, at(30, 5))["escalations_30d"] == 0
+
+
+def test_out_of_order_ticket_events_do_not_reopen() -> None:
+    sim = Sim()
+    sim.ticket(at(0, 5), "T1", "closed")
+    sim.ticket(at(0, 1), "T1", "opened", "urgent")  # arrives late
+    assert sim.state.tickets == {}
+    sim.ticket(at(0, 6), "T2", "updated", "high")
+    sim.ticket(at(0, 4), "T2", "opened", "low")  # older than what we know
+    assert sim.state.tickets["T2"].priority == "high"
+
+
+def test_nps_history_and_latest() -> None:
+    sim = Sim()
+    sim.nps(at(0), 9)
+    sim.nps(at(10), 4)
+    sim.nps(at(5), 7)  # late, older than the latest
+    m = metrics(sim, at(12))
+    assert m["latest_nps"] == 4 and m["days_since_last_nps"] == 2
+    assert metrics(sim, at(191))["latest_nps"] is None  # outside the 180-day window
+
+
+def test_champion_engagement() -> None:
+    sim = Sim()
+    sim.account(at(0), champion_user_id="champ")
+    assert metrics(sim, at(3))["days_since_champion_active"] == 3  # since named champion
+    sim.usage(at(4, 10), "champ")
+    assert metrics(sim, at(9, 11))["days_since_champion_active"] == 5
+    sim.usage(at(9, 12), "other")
+    sim.account(at(9, 13), champion_user_id="other")
+    assert metrics(sim, at(10, 13))["days_since_champion_active"] == 1
+
+
+def test_prune_keeps_state_bounded() -> None:
+    rules = default_rules()
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10)
+    for d in range(100):
+        sim.usage(at(d, 10), f"user-{d}")
+    sim.advance(at(100, 1))
+    days = sorted(sim.state.days)
+    assert days[-1] - days[0] <= rules.retention.usage_days
+    old = [b for d, b in sim.state.days.items() if d < days[-1] - rules.retention.user_days]
+    assert old and all(not b.users for b in old)
+    assert len(sim.state.user_last_active) <= rules.retention.user_last_active_days + 1
+
+
+def test_state_round_trips_through_json() -> None:
+    sim = Sim()
+    sim.account(
+        at(0),
+        segment="enterprise",
+        licensed_seats=10,
+        champion_user_id="user-0",
+        csm_id="c",
+        renewal_date="2026-05-01",
+        contract_start="2025-01-01",
+    )
+    sim.daily_usage(0, 10, 6, features=("dashboards", "reports"))
+    sim.ticket(at(10, 1), "T1", "escalated", "urgent")
+    sim.nps(at(10, 2), 3)
+    blob = json.dumps(sim.state.to_dict(), sort_keys=True)
+    restored = AccountState.from_dict(json.loads(blob))
+    assert json.dumps(restored.to_dict(), sort_keys=True) == blob
+    # And the restored state behaves the same going forward.
+    twin = Sim()
+    twin.state = restored
+    sim.advance(at(20))
+    twin.advance(at(20))
+    assert [t.model_dump() for t in twin.tasks] == [
+        t.model_dump() for t in sim.tasks if t.occurred_at and t.occurred_at > at(10, 2)
+    ]
+
+
+def test_new_state_is_empty() -> None:
+    state = new_state("a")
+    assert state.account_id == "a" and state.tasks == {} and state.days == {}

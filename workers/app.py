@@ -1,0 +1,373 @@
+"""The thin faust shell around the pure core.
+
+One agent reads the four input topics in batches. Per batch it decodes (bad input becomes a
+dead letter), folds each account's events through the core once per account, evaluates
+time-driven triggers for the partitions whose event-time clock moved, publishes the
+outputs, waits for the broker to acknowledge them, and only then writes account state to
+the table (its changelog). A crash therefore never loses a task: either the state was not
+written and the events are reprocessed (same deterministic task ids), or it was written
+after the outputs were safely on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from faust.types import TP, EventT
+
+from config.rules import Rules
+from config.settings import Settings
+from events.decode import DecodeError, decode_event, make_dead_letter
+from events.models import INBOUND_TOPICS, HealthScore, PlaybookTask
+from workers.clock import PartitionClocks
+from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state
+from workers.logs import get_logger
+from workers.ops_metrics import WorkerMetrics
+from workers.partitioning import partition_for
+from workers.redis_view import RedisView
+from workers.state_codec import decode_state, encode_state
+
+STATE_TABLE = "account-state"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def floor_time(moment: datetime, interval: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    steps = (moment - epoch) // interval
+    return epoch + steps * interval
+
+
+class _BatchOutput:
+    """What one batch (or one tick) produced, in publication order."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[PlaybookTask, float | None]] = []
+        self.health: list[tuple[HealthScore, dict[str, Any]]] = []
+        self.touched: dict[str, AccountState] = {}
+
+    def add(self, state: AccountState, outcome: Outcome, produced_at: float | None) -> None:
+        if outcome.tasks or outcome.health:
+            self.touched[state.account_id] = state
+        facts = state.facts
+        for score in outcome.health:
+            self.health.append((score, facts))
+        for task in outcome.tasks:
+            self.tasks.append((task, produced_at))
+
+
+class SignalWorker:
+    def __init__(self, settings: Settings, rules: Rules) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
+        self.metrics = WorkerMetrics(worker_id=settings.worker_id, app_id=settings.app_id)
+        self.interval = rules.evaluation.interval
+        self.clocks = PartitionClocks()
+        self.cache: dict[str, AccountState] = {}
+        self.partition_accounts: dict[int, set[str]] | None = None
+        self.last_tick: dict[int, datetime] = {}
+        self.lock = asyncio.Lock()
+        self._redis: RedisView | None = None
+
+        self.app = faust.App(
+            settings.app_id,
+            broker=[f"kafka://{server}" for server in settings.bootstrap_servers_list],
+            store="memory://",
+            topic_partitions=settings.topic_partitions,
+            topic_replication_factor=settings.topic_replication,
+            table_standby_replicas=settings.standby_replicas,
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=max(1, settings.session_timeout_seconds // 10),
+            broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+            consumer_auto_offset_reset="earliest",
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            producer_acks=-1,
+            producer_linger=0.005,
+            broker_commit_interval=1.0,
+        )
+        self.unprefixed = {settings.topic(name): name for name in INBOUND_TOPICS}
+        self.inputs = self.app.topic(
+            *self.unprefixed,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.topic_partitions,
+        )
+        self.reroute_topics = {
+            name: self.app.topic(name, key_type=bytes, value_type=bytes) for name in self.unprefixed
+        }
+        self.tasks_topic = self.app.topic(settings.topic("playbook-tasks"))
+        self.health_topic = self.app.topic(settings.topic("health-scores"))
+        self.dead_topic = self.app.topic(settings.topic("dead-letters"))
+        self.metrics_topic = self.app.topic(settings.topic("ops-metrics"))
+        # use_partitioner: state is written after the batch is published, outside any one
+        # event's context; the producer's murmur2 partitioner puts each account on the
+        # changelog partition that matches its input partition (see partitioning.py).
+        self.table = self.app.Table(
+            STATE_TABLE,
+            default=None,
+            # bytes keys use the raw codec: the changelog key is the account id itself, so
+            # its changelog partition is the account's input partition (json keys would
+            # hash differently and restore into the wrong worker after a rebalance).
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.topic_partitions,
+            use_partitioner=True,
+        )
+        self.app.agent(self.inputs, name="signals")(self._consume)
+        self.app.timer(settings.metrics_interval_seconds)(self._publish_metrics)
+        if settings.time_driven_clock == "event+wall":
+            self.app.timer(settings.wall_tick_seconds)(self._wall_tick)
+        self.app.on_partitions_revoked.connect(self._on_rebalance)
+        self.app.on_partitions_assigned.connect(self._on_rebalance)
+
+    # -- faust callbacks -------------------------------------------------------------------
+
+    async def _on_rebalance(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Partitions may have moved: the table (restored from the changelog) is the truth.
+        self.cache.clear()
+        self.partition_accounts = None
+        self.last_tick.clear()
+        self.clocks = PartitionClocks()
+
+    async def _consume(self, stream: faust.StreamT) -> None:
+        within = self.settings.batch_within_ms / 1000
+        async for events in stream.take_events(self.settings.batch_max, within=within):
+            async with self.lock:
+                await self._handle_batch(events)
+
+    async def _wall_tick(self) -> None:
+        async with self.lock:
+            now = utcnow()
+            output = _BatchOutput()
+            for partition in self._active_partitions():
+                self._tick_partition(partition, output, now=now)
+            await self._publish(output)
+
+    # -- the batch -------------------------------------------------------------------------
+
+    async def _handle_batch(self, events: Iterable[EventT]) -> None:
+        settings = self.settings
+        pending: list[Any] = []
+        per_account: dict[str, list[tuple[Any, float]]] = defaultdict(list)
+        account_partition: dict[str, int] = {}
+        moved_partitions: set[int] = set()
+        for event in events:
+            message = event.message
+            topic = self.unprefixed.get(message.topic, message.topic)
+            raw = message.value
+            try:
+                model = decode_event(topic, raw, settings.max_event_bytes)
+            except DecodeError as exc:
+                pending.append(await self._dead_letter(message, raw, exc.error))
+                continue
+            key = model.account_id.encode("utf-8")
+            partitions = self.app.consumer.topic_partitions(message.topic) or (
+                settings.topic_partitions
+            )
+            if message.key != key or message.partition != partition_for(key, partitions):
+                # Unkeyed or foreign-partitioned: send it back keyed by account so the
+                # partition that owns the account's state processes it.
+                self.metrics.rerouted += 1
+                pending.append(await self.reroute_topics[message.topic].send(key=key, value=raw))
+                continue
+            self.metrics.events_in[topic] += 1
+            self.clocks.record(message.topic, message.partition, message.offset, model.occurred_at)
+            per_account[model.account_id].append((model, message.timestamp))
+            account_partition[model.account_id] = message.partition
+            moved_partitions.add(message.partition)
+
+        output = _BatchOutput()
+        for account_id, items in per_account.items():
+            state = self._load(account_id, account_partition[account_id])
+            changed = False
+            for model, produced_at in items:
+                outcome = apply_event(state, model, self.rules)
+                if not outcome.applied:
+                    self.metrics.duplicates += 1
+                    continue
+                changed = True
+                output.add(state, outcome, produced_at)
+            if changed:
+                output.touched[account_id] = state
+        for partition in sorted(moved_partitions):
+            self._tick_partition(partition, output)
+        self.metrics.batches += 1
+        await self._publish(output, pending)
+
+    def _tick_partition(
+        self, partition: int, output: _BatchOutput, now: datetime | None = None
+    ) -> None:
+        """Evaluate time-driven triggers of every account of `partition` up to its clock."""
+        if now is None:
+            now = self.clocks.watermark(partition, self._highwater)
+            if now is None:
+                return
+        else:
+            watermark = self.clocks.watermark(partition, self._highwater)
+            now = max(now, watermark) if watermark else now
+        boundary = floor_time(now, self.interval)
+        if self.last_tick.get(partition) is not None and boundary <= self.last_tick[partition]:
+            return
+        self.last_tick[partition] = boundary
+        for account_id in sorted(self._accounts_in(partition)):
+            state = self._load(account_id, partition)
+            outcome = advance_to(state, boundary, self.rules)
+            self.metrics.time_driven_evaluations += 1
+            output.add(state, outcome, None)
+
+    async def _publish(self, output: _BatchOutput, pending: list[Any] | None = None) -> None:
+        futures = list(pending or [])
+        for score, _facts in output.health:
+            futures.append(
+                await self.health_topic.send(
+                    key=score.account_id.encode(), value=score.to_json_bytes()
+                )
+            )
+        for task, _produced in output.tasks:
+            futures.append(
+                await self.tasks_topic.send(
+                    key=task.account_id.encode(), value=task.to_json_bytes()
+                )
+            )
+        if futures:
+            # Delivery first, state second: see the module docstring.
+            await asyncio.gather(*futures)
+        for account_id, state in output.touched.items():
+            self.table[account_id.encode()] = encode_state(state)
+        if output.tasks or output.health:
+            await self._view().write(output.health, (task for task, _ in output.tasks))
+        now = time.time()
+        for task, produced_at in output.tasks:
+            self.metrics.tasks_out[task.playbook][task.action] += 1
+            if produced_at is not None:
+                self.metrics.observe_latency(max(0.0, (now - produced_at) * 1000))
+            self.log.info(
+                "task",
+                action=task.action,
+                task_id=task.task_id,
+                account_id=task.account_id,
+                playbook=task.playbook,
+                priority=task.priority,
+                owner_id=task.owner_id,
+                due_at=task.due_at.isoformat(),
+                reason=task.reason,
+            )
+        self.metrics.health_scores_out += len(output.health)
+
+    async def _dead_letter(self, message: Any, raw: bytes | None, error: str) -> Any:
+        topic = self.unprefixed.get(message.topic, message.topic)
+        letter = make_dead_letter(
+            topic, message.partition, message.offset, raw, error, received_at=utcnow()
+        )
+        self.metrics.dead_letters[topic] += 1
+        self.log.warning(
+            "dead_letter",
+            source_topic=topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key.decode("utf-8", "replace") if message.key else None,
+            error=error,
+            payload_size=letter.payload_size,
+        )
+        return await self.dead_topic.send(key=message.key, value=letter.to_json_bytes())
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _load(self, account_id: str, partition: int) -> AccountState:
+        state = self.cache.get(account_id)
+        if state is None:
+            stored = self.table.get(account_id.encode())
+            state = decode_state(stored) if stored else new_state(account_id)
+            self.cache[account_id] = state
+            if self.partition_accounts is not None:
+                self.partition_accounts.setdefault(partition, set()).add(account_id)
+        return state
+
+    def _active_partitions(self) -> set[int]:
+        assigned = self.app.assignor.assigned_actives()
+        return {tp.partition for tp in assigned if tp.topic in self.unprefixed}
+
+    def _accounts_in(self, partition: int) -> set[str]:
+        if self.partition_accounts is None:
+            # Built lazily after each rebalance from the restored table.
+            index: dict[int, set[str]] = {}
+            for key in self.table:
+                account = key.decode() if isinstance(key, bytes) else str(key)
+                part = partition_for(account.encode(), self.settings.topic_partitions)
+                index.setdefault(part, set()).add(account)
+            index.update(
+                {
+                    p: index.get(p, set()) | {a for a in self.cache if self._owner(a) == p}
+                    for p in self._active_partitions()
+                }
+            )
+            self.partition_accounts = index
+        return self.partition_accounts.get(partition, set())
+
+    def _owner(self, account_id: str) -> int:
+        return partition_for(account_id.encode(), self.settings.topic_partitions)
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        try:
+            value = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:
+            return None
+        return value if isinstance(value, int) and value >= 0 else None
+
+    def _view(self) -> RedisView:
+        if self._redis is None:
+            client = aioredis.Redis.from_url(self.settings.redis_url)
+            self._redis = RedisView(client, self.settings.redis_prefix, self.settings.feed_maxlen)
+        return self._redis
+
+    # -- ops metrics -----------------------------------------------------------------------
+
+    async def _consumer_lag(self) -> dict[str, int]:
+        lag: dict[str, int] = {}
+        consumer = self.app.consumer
+        for tp in sorted(consumer.assignment()):
+            if tp.topic not in self.unprefixed:
+                continue
+            end = self._highwater(tp.topic, tp.partition)
+            position = await consumer.position(tp)
+            if end is not None and position is not None:
+                lag[f"{self.unprefixed[tp.topic]}/{tp.partition}"] = max(0, end - position)
+        return lag
+
+    async def _publish_metrics(self) -> None:
+        try:
+            lag = await self._consumer_lag()
+        except Exception as exc:  # lag is best effort; the rest of the snapshot is not
+            self.log.warning("consumer_lag_unavailable", error=str(exc))
+            lag = {}
+        active = sorted(self._active_partitions())
+        snapshot = self.metrics.snapshot(
+            at=utcnow().isoformat(),
+            interval_seconds=self.settings.metrics_interval_seconds,
+            consumer_lag=lag,
+            assigned_partitions=active,
+            event_clock={
+                p: (wm.isoformat() if (wm := self.clocks.watermark(p, self._highwater)) else None)
+                for p in active
+            },
+        )
+        await self.metrics_topic.send(
+            key=self.settings.worker_id.encode(), value=json.dumps(snapshot).encode()
+        )
+        try:
+            await self._view().write_worker_metrics(self.settings.worker_id, snapshot)
+        except Exception as exc:
+            self.log.warning("redis_metrics_write_failed", error=str(exc))

@@ -1,0 +1,155 @@
+"""Derived metrics of an account at an evaluation time, and their public catalogue.
+
+Usage windows are whole event-time UTC days completed before the evaluation time: the 7-day
+window evaluated on day D covers days D-7..D-1. A partial current day would make every early
+morning look like a usage drop; whole days also mean the set unions are computed once per day
+per account (cached on the state) instead of at every hourly boundary.
+
+A metric is None when there is no data for it; a condition on a None metric does not hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .state import DAY, AccountState, to_dt
+
+if TYPE_CHECKING:
+    from config.rules import Rules
+
+METRICS: dict[str, str] = {
+    "active_users_7d": "distinct active users in the 7 completed days before evaluation",
+    "active_users_prev_7d": "distinct active users in the 7 days before those",
+    "active_users_30d": "distinct active users in the 30 completed days before evaluation",
+    "active_users_7d_ratio": "active_users_7d / licensed seats (None when seats unknown or 0)",
+    "usage_change_7d": "fractional change of active_users_7d vs the prior week (-0.3 = 30% drop)",
+    "usage_volume_7d": "sum of usage quantities in the last 7 completed days",
+    "features_used_30d": "distinct features used in the adoption window (default 30 days)",
+    "core_features_used_30d": "distinct core features used in the adoption window",
+    "adoption_ratio": "core features used in the adoption window / core features",
+    "days_since_champion_active": "whole days since the champion was last active",
+    "open_tickets": "open support tickets",
+    "open_high_urgent_tickets": "open support tickets with priority high or urgent",
+    "escalations_30d": "ticket escalations in the support window (default 30 days)",
+    "oldest_urgent_ticket_age_hours": "age in hours of the oldest open urgent ticket",
+    "latest_nps": "latest NPS score in the satisfaction window (default 180 days)",
+    "days_since_last_nps": "whole days since the latest NPS response",
+    "health_score": "the current health score (20-100)",
+    "days_to_renewal": "days from the evaluation date to the renewal date",
+    "days_since_contract_start": "days from the contract start to the evaluation date",
+    "licensed_seats": "licensed seats",
+    "arr": "annual recurring revenue",
+}
+
+USAGE_WINDOW_DAYS = 7
+USERS_30D = 30
+
+
+def _usage_aggregates(state: AccountState, today: int, adoption_days: int) -> tuple[Any, ...]:
+    cache = state.usage_cache
+    if cache is not None and cache[0] == today and cache[1] == adoption_days:
+        return cache
+    days = state.days
+    last7: set[str] = set()
+    prev7: set[str] = set()
+    last30: set[str] = set()
+    features: set[str] = set()
+    volume7 = 0
+    n30_pruned = 0
+    span = max(USERS_30D, adoption_days, 2 * USAGE_WINDOW_DAYS)
+    # Bounded loop: at most `span` dict lookups.
+    for back in range(1, span + 1):
+        bucket = days.get(today - back)
+        if bucket is None:
+            continue
+        if back <= USAGE_WINDOW_DAYS:
+            last7 |= bucket.users
+            volume7 += bucket.volume
+        elif back <= 2 * USAGE_WINDOW_DAYS:
+            prev7 |= bucket.users
+        if back <= USERS_30D:
+            last30 |= bucket.users
+            if not bucket.users:
+                n30_pruned = max(n30_pruned, bucket.n_users)
+        if back <= adoption_days:
+            features |= bucket.features
+    cache = (
+        today,
+        adoption_days,
+        len(last7),
+        len(prev7),
+        max(len(last30), n30_pruned),
+        volume7,
+        frozenset(features),
+    )
+    state.usage_cache = cache
+    return cache
+
+
+def _days_between(later: date, earlier_iso: str | None) -> int | None:
+    if earlier_iso is None:
+        return None
+    return (later - date.fromisoformat(earlier_iso)).days
+
+
+def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, Any]:
+    """Every metric in METRICS except health_score (added by the engine after scoring)."""
+    today = int(now // DAY)
+    facts = state.facts
+    seats = facts.get("licensed_seats")
+    m: dict[str, Any] = dict.fromkeys(METRICS)
+
+    # Usage needs at least one completed observed day, otherwise a brand-new account would
+    # look like it has zero users.
+    if state.first_seen is not None and int(state.first_seen // DAY) < today:
+        adoption_days = max(1, int(rules.health.adoption.window.total_seconds() // DAY))
+        _, _, a7, p7, a30, vol7, features = _usage_aggregates(state, today, adoption_days)
+        core = rules.health.core_features
+        core_used = sum(1 for f in core if f in features)
+        m["active_users_7d"] = a7
+        m["active_users_prev_7d"] = p7
+        m["active_users_30d"] = a30
+        m["usage_volume_7d"] = vol7
+        m["usage_change_7d"] = (a7 - p7) / p7 if p7 else None
+        m["active_users_7d_ratio"] = a7 / seats if seats else None
+        m["features_used_30d"] = len(features)
+        m["core_features_used_30d"] = core_used
+        m["adoption_ratio"] = core_used / len(core) if core else None
+
+    if facts.get("champion_user_id") is not None:
+        ref = state.champion_last_active
+        if ref is None:
+            ref = state.champion_since
+        if ref is not None:
+            m["days_since_champion_active"] = max(0, int((now - ref) // DAY))
+
+    tickets = state.tickets
+    m["open_tickets"] = len(tickets)
+    m["open_high_urgent_tickets"] = sum(
+        1 for t in tickets.values() if t.priority in ("high", "urgent")
+    )
+    esc_from = now - rules.health.support.window.total_seconds()
+    m["escalations_30d"] = sum(1 for e in state.escalations if esc_from <= e[0] <= now)
+    urgent_opened = [t.opened_at for t in tickets.values() if t.priority == "urgent"]
+    if urgent_opened:
+        m["oldest_urgent_ticket_age_hours"] = max(0.0, (now - min(urgent_opened)) / 3600)
+
+    nps_from = now - rules.health.satisfaction.window.total_seconds()
+    latest = None
+    for entry in reversed(state.nps):
+        if entry[0] <= now:
+            latest = entry
+            break
+    if latest is not None and latest[0] >= nps_from:
+        m["latest_nps"] = latest[1]
+        m["days_since_last_nps"] = int((now - latest[0]) // DAY)
+
+    today_date = to_dt(now).date()
+    renewal = facts.get("renewal_date")
+    if renewal is not None:
+        m["days_to_renewal"] = (date.fromisoformat(renewal) - today_date).days
+    m["days_since_contract_start"] = _days_between(today_date, facts.get("contract_start"))
+    m["licensed_seats"] = seats
+    m["arr"] = facts.get("arr")
+    return m

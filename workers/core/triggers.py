@@ -1,0 +1,450 @@
+"""Trigger checks: one function per built-in kind, plus user-defined condition playbooks.
+
+Each check looks at the metrics of one evaluation (and the event being applied, for the
+event-driven kinds) and returns a lifecycle `Check`. Every threshold comes from the playbook's
+params; only the kinds themselves live in code.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from config.rules import Clause, CompiledPlaybook, CompiledRules, Rules
+from events.models import AnyInbound, NpsEvent
+
+from .fold import AccountChange, TicketChange
+from .lifecycle import Check, Fire
+from .state import DAY, AccountState, TaskState, to_dt
+
+_EPS = 1e-9
+
+
+@dataclass
+class EvalContext:
+    state: AccountState
+    now: float
+    rules: Rules  # resolved for the account's segment
+    compiled: CompiledRules
+    metrics: dict[str, Any]
+    health: dict[str, Any] | None  # {"score", "band"} now
+    previous_health: dict[str, Any] | None = None  # last published before this evaluation
+    event: AnyInbound | None = None
+    ticket: TicketChange | None = None
+    account: AccountChange | None = None
+    renewal_moved: tuple[str | None, str | None] | None = None
+
+
+def _pct(x: float) -> str:
+    return f"{round(x * 100):d}%"
+
+
+def _open_task_of_kind(ctx: EvalContext, kind: str) -> CompiledPlaybook | None:
+    for pb in ctx.compiled.by_kind.get(kind, []):
+        task = ctx.state.tasks.get(pb.id)
+        if task is not None and task.open:
+            return pb
+    return None
+
+
+# --- event-driven -------------------------------------------------------------------------
+
+
+def check_nps_detractor(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    check = Check()
+    ev = ctx.event
+    nps = ctx.state.nps
+    if (
+        isinstance(ev, NpsEvent)
+        and ev.score <= p.max_score
+        and nps
+        and nps[-1][2] == ev.event_id  # the latest response: a superseded late one is moot
+        and ctx.now - nps[-1][0] < p.resolve_after.total_seconds()
+    ):
+        previous = next((e[1] for e in reversed(nps[:-1])), None)
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=f"An NPS response scored {ev.score}, a detractor (0-{p.max_score}).",
+            evidence={
+                "score": ev.score,
+                "detractor_max_score": p.max_score,
+                "previous_score": previous,
+                "respondent_id": ev.respondent_id,
+                "comment": (ev.comment or "")[:500] or None,
+                "responded_at": to_dt(nps[-1][0]).isoformat(),
+            },
+            key=ev.event_id,
+        )
+    if task.open:
+        detractor_times = [e[0] for e in nps if e[2] in task.keys]
+        last_detractor = max(detractor_times, default=task.opened_at or ctx.now)
+        later_ok = [e for e in nps if e[0] > last_detractor and e[1] >= p.resolve_min_score]
+        if later_ok:
+            score = later_ok[-1][1]
+            check.resolve = (
+                f"A later NPS response scored {score}, at or above {p.resolve_min_score}."
+            )
+            check.resolve_evidence = {"score": score, "resolve_min_score": p.resolve_min_score}
+        elif ctx.now - last_detractor >= p.resolve_after.total_seconds():
+            days = int((ctx.now - last_detractor) // DAY)
+            check.resolve = f"No new detractor response in {days} days."
+            check.resolve_evidence = {"days_since_detractor": days}
+    return check
+
+
+def _escalated_or_urgent(state: AccountState) -> list[str]:
+    return sorted(tid for tid, t in state.tickets.items() if t.escalated or t.priority == "urgent")
+
+
+def check_support_escalation(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    check = Check()
+    change = ctx.ticket
+    hot = _escalated_or_urgent(ctx.state)
+    if change is not None and change.applied and change.ticket_id in ctx.state.tickets:
+        what = None
+        if change.escalated_now and p.on_escalated:
+            what = "was escalated"
+        elif change.urgent_opened and p.on_urgent_opened:
+            what = "was opened as urgent"
+        if what is not None:
+            t = ctx.state.tickets[change.ticket_id]
+            check.fire = Fire(
+                priority=pb.rule.priority,
+                reason=(
+                    f"Ticket {change.ticket_id} {what} ({len(hot)} escalated or urgent "
+                    f"ticket(s) open, {ctx.metrics['escalations_30d']} escalation(s) in 30 days)."
+                ),
+                evidence={
+                    "ticket_id": change.ticket_id,
+                    "ticket_priority": t.priority,
+                    "ticket_status": t.status,
+                    "escalated_or_urgent_open": hot,
+                    "escalations_30d": ctx.metrics["escalations_30d"],
+                    "open_tickets": ctx.metrics["open_tickets"],
+                },
+                key=change.ticket_id,
+            )
+    if task.open and not hot:
+        check.resolve = "All escalated and urgent tickets are resolved or closed."
+        check.resolve_evidence = {"open_tickets": ctx.metrics["open_tickets"]}
+    return check
+
+
+# --- usage --------------------------------------------------------------------------------
+
+
+def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    m = ctx.metrics
+    check = Check()
+    a7, p7, change = m["active_users_7d"], m["active_users_prev_7d"], m["usage_change_7d"]
+    if change is not None and p7 >= p.min_prev_active_users and change <= -p.drop_at_least + _EPS:
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=(
+                f"Active users fell {_pct(-change)} week over week ({p7} → {a7}), at or above "
+                f"the {_pct(p.drop_at_least)} drop threshold."
+            ),
+            evidence={
+                "active_users_7d": a7,
+                "active_users_prev_7d": p7,
+                "usage_change_7d": round(change, 4),
+                "drop_threshold": p.drop_at_least,
+                "min_prev_active_users": p.min_prev_active_users,
+            },
+        )
+    if task.open and a7 is not None:
+        # Hysteresis against the week before the drop, not week over week: a plateau at the
+        # lower level is not a recovery.
+        baseline = task.evidence.get("active_users_prev_7d") or 0
+        if a7 + _EPS >= baseline * (1 - p.resolve_within):
+            check.resolve = (
+                f"Active users recovered to {a7} in 7 days, within {_pct(p.resolve_within)} "
+                f"of the {baseline} before the drop."
+            )
+            check.resolve_evidence = {"active_users_7d": a7, "baseline": baseline}
+    return check
+
+
+def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    m = ctx.metrics
+    check = Check()
+    ratio, score = m["active_users_7d_ratio"], m["health_score"]
+    if ratio is None or score is None:
+        return check
+    if ratio + _EPS >= p.min_seat_ratio and score >= p.min_health:
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=(
+                f"{m['active_users_7d']} of {m['licensed_seats']} licensed seats ({_pct(ratio)}) "
+                f"were active in the last 7 days with health {score:g}, at or above the "
+                f"{_pct(p.min_seat_ratio)} expansion threshold."
+            ),
+            evidence={
+                "active_users_7d": m["active_users_7d"],
+                "licensed_seats": m["licensed_seats"],
+                "active_users_7d_ratio": round(ratio, 4),
+                "min_seat_ratio": p.min_seat_ratio,
+                "health_score": score,
+                "min_health": p.min_health,
+            },
+        )
+    if task.open and (ratio < p.resolve_below_ratio or score < p.resolve_below_health):
+        check.resolve = (
+            f"Seat usage is {_pct(ratio)} with health {score:g}, below the "
+            f"{_pct(p.resolve_below_ratio)} / {p.resolve_below_health:g} expansion levels."
+        )
+        check.resolve_evidence = {"active_users_7d_ratio": round(ratio, 4), "health_score": score}
+    return check
+
+
+def check_low_adoption(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    m = ctx.metrics
+    check = Check()
+    adoption, since = m["adoption_ratio"], m["days_since_contract_start"]
+    if adoption is None or since is None:
+        return check
+    if since >= p.after_contract_days and adoption + _EPS < p.below_ratio:
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=(
+                f"{since} days after contract start, {m['core_features_used_30d']} of "
+                f"{len(ctx.rules.health.core_features)} core features ({_pct(adoption)}) are in "
+                f"use, below the {_pct(p.below_ratio)} adoption threshold."
+            ),
+            evidence={
+                "days_since_contract_start": since,
+                "adoption_ratio": round(adoption, 4),
+                "core_features_used_30d": m["core_features_used_30d"],
+                "core_features": list(ctx.rules.health.core_features),
+                "below_ratio": p.below_ratio,
+                "after_contract_days": p.after_contract_days,
+            },
+        )
+    if task.open and adoption + _EPS >= p.resolve_at_least:
+        check.resolve = (
+            f"Adoption reached {_pct(adoption)}, at or above {_pct(p.resolve_at_least)}."
+        )
+        check.resolve_evidence = {"adoption_ratio": round(adoption, 4)}
+    return check
+
+
+def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    check = Check()
+    days = ctx.metrics["days_since_champion_active"]
+    champion = ctx.state.facts.get("champion_user_id")
+    if days is None:
+        if task.open:
+            check.resolve = "The account no longer has a champion to follow."
+        return check
+    if days > p.max_inactive_days:
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=(
+                f"Champion {champion} has not been active for {days} days, more than the "
+                f"{p.max_inactive_days}-day limit."
+            ),
+            evidence={
+                "champion_user_id": champion,
+                "days_since_champion_active": days,
+                "max_inactive_days": p.max_inactive_days,
+            },
+        )
+    elif task.open:
+        check.resolve = f"Champion {champion} was active {days} days ago."
+        check.resolve_evidence = {"champion_user_id": champion, "days_since_champion_active": days}
+    return check
+
+
+def check_renewal_approaching(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    p = pb.params
+    check = Check()
+    state = ctx.state
+    renewal = state.facts.get("renewal_date")
+    days = ctx.metrics["days_to_renewal"]
+    if ctx.renewal_moved is not None and task.open:
+        old, new = ctx.renewal_moved
+        check.resolve = f"The renewal date moved from {old} to {new}."
+        check.resolve_evidence = {"previous_renewal_date": old, "renewal_date": new}
+        return check
+    if days is None:
+        return check
+    if days < 0:
+        if task.open:
+            check.resolve = f"The renewal date {renewal} has passed."
+            check.resolve_evidence = {"renewal_date": renewal}
+        return check
+    due = [m for m in p.milestones_days if days <= m]
+    if not due:
+        return check
+    milestone = min(due)
+    if milestone in state.renewal_milestones:
+        return check
+    # Every milestone at or above this one is now behind us (a late start skips to it).
+    state.renewal_milestones = sorted(set(state.renewal_milestones) | set(due))
+    check.fire = Fire(
+        priority=p.milestone_priority.get(milestone, pb.rule.priority),
+        reason=f"The renewal on {renewal} is {days} days away (the {milestone}-day milestone).",
+        evidence={
+            "renewal_date": renewal,
+            "days_to_renewal": days,
+            "milestone_days": milestone,
+            "arr": state.facts.get("arr"),
+        },
+        key=f"{renewal}:{milestone}",
+    )
+    return check
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def _recovery(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState, check: Check) -> None:
+    """Resolve once the score has stayed at or above the level for the configured weeks."""
+    if not task.open or ctx.health is None:
+        return
+    p = pb.params
+    score = ctx.health["score"]
+    if score >= p.resolve_at_least:
+        if task.ok_since is None:
+            task.ok_since = ctx.now
+        held = ctx.now - task.ok_since
+        if held >= p.resolve_weeks * 7 * DAY:
+            check.resolve = (
+                f"The health score is {score:g}, at or above {p.resolve_at_least:g} for "
+                f"{held / (7 * DAY):g} weeks."
+            )
+            check.resolve_evidence = {"health_score": score, "weeks_above": p.resolve_weeks}
+    else:
+        task.ok_since = None
+
+
+def _health_evidence(ctx: EvalContext, threshold: float) -> dict[str, Any]:
+    components = (ctx.state.health or {}).get("components", {})
+    return {
+        "health_score": ctx.health["score"] if ctx.health else None,
+        "band": ctx.health["band"] if ctx.health else None,
+        "threshold": threshold,
+        "components_points": components,
+    }
+
+
+def check_health_at_risk(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    check = Check()
+    h = ctx.health
+    from_score = ctx.state.at_risk_from
+    if (
+        h is not None
+        and h["band"] == "at_risk"
+        and from_score is not None
+        and _open_task_of_kind(ctx, "health_critical") is None
+    ):
+        bands = ctx.rules.health.bands
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=(
+                f"The health score fell from {from_score:g} to {h['score']:g}, into the at-risk "
+                f"band ({bands.at_risk:g}-{bands.healthy - 1:g})."
+            ),
+            evidence={**_health_evidence(ctx, bands.healthy), "previous_score": from_score},
+        )
+    _recovery(pb, ctx, task, check)
+    return check
+
+
+def check_health_critical(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    check = Check()
+    h = ctx.health
+    bands = ctx.rules.health.bands
+    if h is not None and h["score"] < bands.at_risk:
+        previous = (ctx.previous_health or {}).get("score")
+        check.fire = Fire(
+            priority=pb.rule.priority,
+            reason=(
+                f"The health score is {h['score']:g}, below the critical threshold of "
+                f"{bands.at_risk:g}."
+            ),
+            evidence={**_health_evidence(ctx, bands.at_risk), "previous_score": previous},
+        )
+        if not task.open:
+            at_risk = _open_task_of_kind(ctx, "health_at_risk")
+            if at_risk is not None:
+                check.escalate = at_risk.id
+    _recovery(pb, ctx, task, check)
+    return check
+
+
+# --- user-defined -------------------------------------------------------------------------
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def holds(clauses: list[Clause], metrics: dict[str, Any]) -> bool:
+    for c in clauses:
+        value = metrics.get(c.metric)
+        if value is None or not _OPS[c.op](value, c.value):
+            return False
+    return bool(clauses)
+
+
+def _fmt_value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def check_condition(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
+    check = Check()
+    rule = pb.rule
+    applies = rule.segments is None or ctx.state.segment in rule.segments
+    values = {c.metric: ctx.metrics.get(c.metric) for c in pb.condition}
+    if applies and holds(pb.condition, ctx.metrics):
+        shown = ", ".join(f"{k} = {_fmt_value(v)}" for k, v in values.items())
+        check.fire = Fire(
+            priority=rule.priority,
+            reason=f"The condition `{rule.condition}` holds ({shown}).",
+            evidence={"condition": rule.condition, "values": values},
+        )
+    if task.open:
+        if not applies:
+            check.resolve = "The account is no longer in a segment this playbook applies to."
+        elif pb.resolve_when is not None:
+            if holds(pb.resolve_when, ctx.metrics):
+                check.resolve = f"The condition `{rule.resolve_when}` holds."
+        elif check.fire is None:
+            check.resolve = f"The condition `{rule.condition}` no longer holds."
+        if check.resolve is not None:
+            check.fire = None
+            check.resolve_evidence = {
+                "values": {
+                    c.metric: ctx.metrics.get(c.metric)
+                    for c in pb.condition + (pb.resolve_when or [])
+                }
+            }
+    return check
+
+
+CHECKS: dict[str, Callable[[CompiledPlaybook, EvalContext, TaskState], Check]] = {
+    "nps_detractor": check_nps_detractor,
+    "usage_drop": check_usage_drop,
+    "support_escalation": check_support_escalation,
+    "health_at_risk": check_health_at_risk,
+    "health_critical": check_health_critical,
+    "expansion_signal": check_expansion_signal,
+    "renewal_approaching": check_renewal_approaching,
+    "champion_silent": check_champion_silent,
+    "low_adoption": check_low_adoption,
+    "condition": check_condition,
+}

@@ -1,0 +1,155 @@
+"""Blocking Kafka helpers for the command line (produce, tail, topic set-up, progress).
+
+The workers themselves talk to Kafka through faust; these helpers use kafka-python so the
+commands stay simple synchronous programs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from events.models import INBOUND_TOPICS, OUTPUT_TOPICS
+
+
+class KafkaUnavailable(RuntimeError):
+    pass
+
+
+def _servers(bootstrap: str) -> list[str]:
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
+def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
+    """Fail with a clear message instead of faust's endless reconnect loop."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            consumer = KafkaConsumer(bootstrap_servers=_servers(bootstrap), request_timeout_ms=5000)
+            try:
+                consumer.topics()
+                return
+            finally:
+                consumer.close()
+        except (KafkaError, OSError) as exc:
+            last = exc
+            time.sleep(0.5)
+    raise KafkaUnavailable(
+        f"cannot reach Kafka at KAFKA_BOOTSTRAP_SERVERS={bootstrap!r} within {timeout:.0f}s "
+        f"({last}); is the broker running and the address right?"
+    )
+
+
+def topic_partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int | None]:
+    consumer = KafkaConsumer(bootstrap_servers=_servers(bootstrap))
+    try:
+        existing = consumer.topics()
+        counts: dict[str, int | None] = {}
+        for topic in topics:
+            parts = consumer.partitions_for_topic(topic) if topic in existing else None
+            counts[topic] = len(parts) if parts else None
+        return counts
+    finally:
+        consumer.close()
+
+
+def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int = 1) -> int:
+    """Create every contract topic that is missing; return the input partition count.
+
+    Existing input topics decide the partition count (the state table must be
+    co-partitioned with them); they must agree with each other.
+    """
+    inbound = [prefix + name for name in INBOUND_TOPICS]
+    outbound = [prefix + name for name in OUTPUT_TOPICS]
+    counts = topic_partition_counts(bootstrap, inbound)
+    found = {topic: n for topic, n in counts.items() if n is not None}
+    if len(set(found.values())) > 1:
+        detail = ", ".join(f"{t}={n}" for t, n in sorted(found.items()))
+        raise ValueError(
+            f"the input topics have different partition counts ({detail}); per-account state "
+            "needs them co-partitioned: recreate them with one count"
+        )
+    if found:
+        partitions = next(iter(found.values()))
+    admin = KafkaAdminClient(bootstrap_servers=_servers(bootstrap))
+    try:
+        for topic in inbound + outbound:
+            if counts.get(topic) is not None:
+                continue
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(topic, partitions, replication)])
+    finally:
+        admin.close()
+    return partitions
+
+
+def make_producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=_servers(bootstrap),
+        acks="all",
+        linger_ms=5,
+        retries=5,
+    )
+
+
+@dataclass
+class Progress:
+    consumed: int
+    total: int
+
+    @property
+    def done(self) -> bool:
+        return self.total > 0 and self.consumed >= self.total
+
+
+def group_progress(bootstrap: str, group_id: str, topics: Iterable[str]) -> Progress:
+    """How far consumer group `group_id` has committed through `topics`."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=_servers(bootstrap), group_id=group_id, enable_auto_commit=False
+    )
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = consumer.end_offsets(tps) if tps else {}
+        consumed = total = 0
+        for tp in tps:
+            end = ends.get(tp, 0) or 0
+            committed = consumer.committed(tp) or 0
+            total += end
+            consumed += min(committed, end)
+        return Progress(consumed, total)
+    finally:
+        consumer.close()
+
+
+def follow(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = False,
+    idle_timeout: float | None = None,
+) -> Iterator[tuple[bytes | None, bytes, int, int]]:
+    """Yield (key, value, partition, offset) from `topic` until idle for idle_timeout."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=_servers(bootstrap),
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=int(idle_timeout * 1000) if idle_timeout else float("inf"),
+    )
+    try:
+        for message in consumer:
+            yield message.key, message.value, message.partition, message.offset
+    finally:
+        consumer.close()

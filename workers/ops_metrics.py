@@ -1,0 +1,83 @@
+"""The worker's own metrics, published to `ops-metrics` at a fixed interval.
+
+Counters are cumulative since the worker started (so a missed message loses nothing);
+latency percentiles cover the last interval only.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+METRICS_SCHEMA_VERSION = 1
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+@dataclass
+class WorkerMetrics:
+    worker_id: str
+    app_id: str
+    events_in: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    rerouted: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    tasks_out: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    health_scores_out: int = 0
+    batches: int = 0
+    time_driven_evaluations: int = 0
+    _latencies_ms: list[float] = field(default_factory=list)
+
+    def observe_latency(self, millis: float) -> None:
+        # Keep the interval's sample sorted for cheap percentiles; bounded so a burst
+        # cannot grow memory without limit.
+        if len(self._latencies_ms) < 50_000:
+            bisect.insort(self._latencies_ms, millis)
+
+    def snapshot(
+        self,
+        *,
+        at: str,
+        interval_seconds: float,
+        consumer_lag: dict[str, int],
+        assigned_partitions: list[int],
+        event_clock: dict[int, str | None],
+    ) -> dict[str, Any]:
+        latencies = self._latencies_ms
+        snap = {
+            "schema_version": METRICS_SCHEMA_VERSION,
+            "worker_id": self.worker_id,
+            "app_id": self.app_id,
+            "at": at,
+            "interval_seconds": interval_seconds,
+            "events_in": dict(sorted(self.events_in.items())),
+            "events_in_total": sum(self.events_in.values()),
+            "duplicates": self.duplicates,
+            "rerouted": self.rerouted,
+            "dead_letters": dict(sorted(self.dead_letters.items())),
+            "dead_letters_total": sum(self.dead_letters.values()),
+            "tasks_out": {pb: dict(sorted(c.items())) for pb, c in sorted(self.tasks_out.items())},
+            "tasks_out_total": sum(sum(c.values()) for c in self.tasks_out.values()),
+            "health_scores_out": self.health_scores_out,
+            "batches": self.batches,
+            "time_driven_evaluations": self.time_driven_evaluations,
+            "consumer_lag": dict(sorted(consumer_lag.items())),
+            "consumer_lag_total": sum(consumer_lag.values()),
+            "processing_latency_ms": {
+                "count": len(latencies),
+                "p50": percentile(latencies, 0.50),
+                "p99": percentile(latencies, 0.99),
+                "max": latencies[-1] if latencies else None,
+            },
+            "assigned_partitions": assigned_partitions,
+            "event_clock": {str(p): t for p, t in sorted(event_clock.items())},
+        }
+        self._latencies_ms = []
+        return snap

@@ -1,0 +1,92 @@
+"""The live view in Redis: latest health per account, a ranking, open tasks, per-CSM feeds.
+
+Key layout (prefix defaults to `cs:<CS_APP_ID>:`), documented in the README:
+- `<p>health:<account_id>`  hash: score, band, previous_score, computed_at, components (JSON),
+                            components_missing (JSON), name, segment, csm_id
+- `<p>health:ranking`       sorted set: account_id scored by health (lowest = most at risk)
+- `<p>tasks:open`           hash: task_id -> latest PlaybookTask JSON while the task is open
+- `<p>feed:<csm_id>`        stream: one entry per task action for that CSM's accounts
+                            (`feed:_unassigned` when the account has no CSM yet)
+- `<p>workers:<worker_id>`  hash: the worker's latest ops-metrics snapshot (JSON), 2-minute TTL
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from events.models import HealthScore, PlaybookTask
+
+UNASSIGNED_FEED = "_unassigned"
+
+
+class RedisView:
+    def __init__(self, client: aioredis.Redis, prefix: str, feed_maxlen: int = 10_000) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.feed_maxlen = feed_maxlen
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    async def write(
+        self,
+        health: Iterable[tuple[HealthScore, dict[str, Any]]],
+        tasks: Iterable[PlaybookTask],
+    ) -> None:
+        """Apply one batch's outputs in a single round trip (a non-transactional pipeline)."""
+        pipe = self.client.pipeline(transaction=False)
+        ranking: dict[str, float] = {}
+        for score, facts in health:
+            pipe.hset(
+                self.key("health", score.account_id),
+                mapping={
+                    "score": score.score,
+                    "band": score.band,
+                    "previous_score": "" if score.previous_score is None else score.previous_score,
+                    "computed_at": score.computed_at.isoformat(),
+                    "components": json.dumps(
+                        {k: v.model_dump() for k, v in score.components.items()}
+                    ),
+                    "components_missing": json.dumps(score.components_missing),
+                    "name": facts.get("name") or "",
+                    "segment": facts.get("segment") or "",
+                    "csm_id": facts.get("csm_id") or "",
+                },
+            )
+            ranking[score.account_id] = score.score
+        if ranking:
+            pipe.zadd(self.key("health", "ranking"), ranking)
+        for task in tasks:
+            body = task.model_dump_json()
+            if task.action == "resolved":
+                pipe.hdel(self.key("tasks", "open"), task.task_id)
+            else:
+                pipe.hset(self.key("tasks", "open"), task.task_id, body)
+            pipe.xadd(
+                self.key("feed", task.owner_id or UNASSIGNED_FEED),
+                {
+                    "task_id": task.task_id,
+                    "action": task.action,
+                    "account_id": task.account_id,
+                    "playbook": task.playbook,
+                    "priority": task.priority,
+                    "due_at": task.due_at.isoformat(),
+                    "reason": task.reason,
+                    "task": body,
+                },
+                maxlen=self.feed_maxlen,
+                approximate=True,
+            )
+        if len(pipe):
+            await pipe.execute()
+
+    async def write_worker_metrics(self, worker_id: str, snapshot: dict[str, Any]) -> None:
+        key = self.key("workers", worker_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping={"metrics": json.dumps(snapshot)})
+        pipe.expire(key, 120)
+        await pipe.execute()

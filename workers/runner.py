@@ -1,0 +1,77 @@
+"""`cs-signals worker`: check everything a worker needs, then hand over to faust."""
+
+from __future__ import annotations
+
+import sys
+
+import redis
+
+from config.rules import RulesError, load_rules
+from config.settings import Settings
+from workers.kafka_io import KafkaUnavailable, ensure_topics, wait_for_kafka
+from workers.logs import configure_logging, get_logger
+
+EXIT_BAD_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+def run_worker(settings: Settings) -> int:
+    configure_logging(settings.log_format, settings.log_level)
+    log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
+    try:
+        rules = load_rules(settings.rules_file)
+    except RulesError as exc:
+        for error in exc.errors:
+            print(f"cs-signals: bad rules: {error}", file=sys.stderr)
+        log.error("bad_rules", errors=exc.errors)
+        return EXIT_BAD_CONFIG
+
+    try:
+        wait_for_kafka(settings.kafka_bootstrap_servers)
+        partitions = ensure_topics(
+            settings.kafka_bootstrap_servers,
+            settings.topic_prefix,
+            settings.topic_partitions,
+            settings.topic_replication,
+        )
+    except (KafkaUnavailable, ValueError) as exc:
+        print(f"cs-signals: {exc}", file=sys.stderr)
+        log.error("kafka_unavailable", error=str(exc))
+        return EXIT_UNAVAILABLE
+    if partitions != settings.topic_partitions:
+        log.info(
+            "using_existing_partition_count",
+            partitions=partitions,
+            configured=settings.topic_partitions,
+        )
+        settings = settings.model_copy(update={"topic_partitions": partitions})
+
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        message = f"cannot reach Redis at REDIS_URL={settings.redis_url!r} ({exc})"
+        print(f"cs-signals: {message}", file=sys.stderr)
+        log.error("redis_unavailable", error=str(exc))
+        return EXIT_UNAVAILABLE
+
+    import faust
+
+    from workers.app import SignalWorker
+
+    worker = SignalWorker(settings, rules)
+    log.info(
+        "worker_starting",
+        app_id=settings.app_id,
+        kafka=settings.kafka_bootstrap_servers,
+        topic_prefix=settings.topic_prefix,
+        partitions=settings.topic_partitions,
+        time_driven_clock=settings.time_driven_clock,
+    )
+    runner = faust.Worker(worker.app, loglevel="WARN", quiet=True, redirect_stdouts=False)
+    try:
+        runner.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+        log.info("worker_stopped", exit_code=code)
+        return code
+    return 0
