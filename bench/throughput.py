@@ -302,6 +302,7 @@ async def follow_group(
     """Poll `group`'s committed offsets every POLL_INTERVAL_S until they reach `total`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
+    offsets: dict[TopicPartition, Any] = {}
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -312,9 +313,13 @@ async def follow_group(
                 )
             if time.monotonic() > deadline:
                 last = run.commits[-1][1] if run.commits else 0
+                detail = ", ".join(
+                    f"{tp.topic}/{tp.partition}={meta.offset if meta else None}"
+                    for tp, meta in sorted(offsets.items())
+                )
                 raise BenchError(
-                    f"{run.name}: committed {last:,} of {total:,} events within {timeout:.0f}s; "
-                    "log tail:\n" + run.log_tail()
+                    f"{run.name}: committed {last:,} of {total:,} events within {timeout:.0f}s "
+                    f"({detail}); log tail:\n" + run.log_tail()
                 )
             before = time.time()
             try:
@@ -741,7 +746,12 @@ async def run(args: argparse.Namespace) -> Report:
             processes.append(proc)
             try:
                 await follow_group(
-                    proc, bootstrap, group, input_partitions(prefixes["b"], partitions), n, 300
+                    proc,
+                    bootstrap,
+                    group,
+                    input_partitions(prefixes["b"], partitions),
+                    n,
+                    args.timeout,
                 )
             finally:
                 proc.stop()
@@ -790,7 +800,7 @@ async def run(args: argparse.Namespace) -> Report:
             app_id,
             input_partitions(prefixes["c"], partitions),
             n,
-            600,
+            args.timeout,
             on_first_progress=start_profiler,
         )
         if profiler is not None:
@@ -900,6 +910,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="PATH",
         default=None,
         help="py-spy binary: profile the worker while (c) consumes (perturbs (c) slightly)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="give up on (b) or (c) after this many seconds (default 300)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the work dir and logs")
     args = parser.parse_args(argv)

@@ -201,6 +201,9 @@ class HealthRules(_Strict):
     satisfaction: SatisfactionBands = SatisfactionBands()
     support: SupportBands = SupportBands()
     bands: Bands = Bands()
+    # Whole completed days of observed history (since the account's first event) before the
+    # usage and adoption components count; until then they are "no data" (weight shared).
+    warmup_days: int = Field(default=7, ge=0, le=365)
 
     @field_validator("weights")
     @classmethod
@@ -262,6 +265,9 @@ class ChampionSilentParams(_Strict):
 
 class LowAdoptionParams(_Strict):
     after_contract_days: int = Field(default=60, ge=0)
+    # Whole completed days observed since the account's first event: a 30-day adoption window
+    # with a few days of history in it understates adoption.
+    min_observed_days: int = Field(default=14, ge=0, le=365)
     below_ratio: Ratio = 0.30
     resolve_at_least: Ratio = 0.40
 

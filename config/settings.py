@@ -75,7 +75,6 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "hostname-pid",
         "this worker's name in logs and ops-metrics; set a stable one per worker",
     ),
-    "CS_WEB_PORT": ("6066", "port of the worker's web server; distinct per worker on one host"),
     "CS_STANDBY_REPLICAS": (
         "0",
         "standby copies of each table on other workers, for faster fail-over",
@@ -91,7 +90,7 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "Kafka rebalance timeout: how long a group waits for members to rejoin",
     ),
     "CS_REDIS_PREFIX": ("cs:<app id>:", "prefix of every Redis key this app writes"),
-    "CS_FEED_MAXLEN": ("10000", "entries kept in each Redis alert feed (per CSM and global)"),
+    "CS_FEED_MAXLEN": ("10000", "entries kept in each Redis alert feed (one per CSM)"),
 }
 
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]*")
@@ -129,7 +128,6 @@ class Settings(BaseModel):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     worker_id: str = Field(default_factory=lambda: _default_worker_id(), min_length=1)
-    web_port: int = Field(default=6066, ge=1, le=65535)
     standby_replicas: int = Field(default=0, ge=0)
     batch_max: int = Field(default=500, ge=1)
     batch_within_ms: int = Field(default=50, ge=1)
@@ -397,7 +395,6 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
     "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),
     "CS_WORKER_ID": ("worker_id", _token("the worker id")),
-    "CS_WEB_PORT": ("web_port", _int(1, 65535)),
     "CS_STANDBY_REPLICAS": ("standby_replicas", _int(0)),
     "CS_BATCH_MAX": ("batch_max", _int(1)),
     "CS_BATCH_WITHIN_MS": ("batch_within_ms", _int(1)),

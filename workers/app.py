@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,15 +27,18 @@ from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
 from events.models import INBOUND_TOPICS, HealthScore, PlaybookTask
+from workers.broker_quirks import CHANGELOG_MARKER_KEY
 from workers.clock import PartitionClocks
 from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state
+from workers.holding import HeldEvent, hold, release
 from workers.logs import get_logger
 from workers.ops_metrics import WorkerMetrics
 from workers.partitioning import partition_for
 from workers.redis_view import RedisView
-from workers.state_codec import decode_state, encode_state
+from workers.state_codec import decode_account, encode_account
 
 STATE_TABLE = "account-state"
+EVENT_TICK_SECONDS = 1.0
 
 
 def utcnow() -> datetime:
@@ -48,17 +51,25 @@ def floor_time(moment: datetime, interval: timedelta) -> datetime:
     return epoch + steps * interval
 
 
+@dataclass
+class _Account:
+    """An account as the worker holds it: core state plus events waiting for the clock."""
+
+    state: AccountState
+    held: list[HeldEvent] = field(default_factory=list)
+
+
 class _BatchOutput:
     """What one batch (or one tick) produced, in publication order."""
 
     def __init__(self) -> None:
         self.tasks: list[tuple[PlaybookTask, float | None]] = []
         self.health: list[tuple[HealthScore, dict[str, Any]]] = []
-        self.touched: dict[str, AccountState] = {}
+        self.touched: set[str] = set()  # accounts whose state or held events changed
 
     def add(self, state: AccountState, outcome: Outcome, produced_at: float | None) -> None:
         if outcome.tasks or outcome.health:
-            self.touched[state.account_id] = state
+            self.touched.add(state.account_id)
         facts = state.facts
         for score in outcome.health:
             self.health.append((score, facts))
@@ -67,15 +78,20 @@ class _BatchOutput:
 
 
 class SignalWorker:
-    def __init__(self, settings: Settings, rules: Rules) -> None:
+    def __init__(
+        self, settings: Settings, rules: Rules, *, changelog_markers: bool = False
+    ) -> None:
         self.settings = settings
+        self.changelog_markers = changelog_markers
         self.rules = rules
         self.log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
         self.metrics = WorkerMetrics(worker_id=settings.worker_id, app_id=settings.app_id)
         self.interval = rules.evaluation.interval
         self.clocks = PartitionClocks()
-        self.cache: dict[str, AccountState] = {}
+        self.cache: dict[str, _Account] = {}
         self.partition_accounts: dict[int, set[str]] | None = None
+        self.held_accounts: dict[int, set[str]] = {}
+        self.loaded_partitions: set[int] = set()
         self.last_tick: dict[int, datetime] = {}
         self.lock = asyncio.Lock()
         self._redis: RedisView | None = None
@@ -128,6 +144,9 @@ class SignalWorker:
         )
         self.app.agent(self.inputs, name="signals")(self._consume)
         self.app.timer(settings.metrics_interval_seconds)(self._publish_metrics)
+        # The event clock also moves when inputs go quiet (the watermark stops waiting for
+        # them), so re-tick without new events too.
+        self.app.timer(EVENT_TICK_SECONDS)(self._event_tick)
         if settings.time_driven_clock == "event+wall":
             self.app.timer(settings.wall_tick_seconds)(self._wall_tick)
         self.app.on_partitions_revoked.connect(self._on_rebalance)
@@ -138,6 +157,8 @@ class SignalWorker:
     async def _on_rebalance(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Partitions may have moved: the table (restored from the changelog) is the truth.
         self.cache.clear()
+        self.held_accounts.clear()
+        self.loaded_partitions.clear()
         self.partition_accounts = None
         self.last_tick.clear()
         self.clocks = PartitionClocks()
@@ -148,11 +169,16 @@ class SignalWorker:
             async with self.lock:
                 await self._handle_batch(events)
 
+    async def _event_tick(self) -> None:
+        await self._tick_all(now=None)
+
     async def _wall_tick(self) -> None:
+        await self._tick_all(now=utcnow())
+
+    async def _tick_all(self, now: datetime | None) -> None:
         async with self.lock:
-            now = utcnow()
             output = _BatchOutput()
-            for partition in self._active_partitions():
+            for partition in sorted(self._active_partitions()):
                 self._tick_partition(partition, output, now=now)
             await self._publish(output)
 
@@ -161,8 +187,7 @@ class SignalWorker:
     async def _handle_batch(self, events: Iterable[EventT]) -> None:
         settings = self.settings
         pending: list[Any] = []
-        per_account: dict[str, list[tuple[Any, float]]] = defaultdict(list)
-        account_partition: dict[str, int] = {}
+        output = _BatchOutput()
         moved_partitions: set[int] = set()
         for event in events:
             message = event.message
@@ -185,45 +210,62 @@ class SignalWorker:
                 continue
             self.metrics.events_in[topic] += 1
             self.clocks.record(message.topic, message.partition, message.offset, model.occurred_at)
-            per_account[model.account_id].append((model, message.timestamp))
-            account_partition[model.account_id] = message.partition
+            account = self._load(model.account_id, message.partition)
+            account.held.append(hold(model, topic, raw, message.timestamp))
+            self._holding(message.partition).add(model.account_id)
+            output.touched.add(model.account_id)
             moved_partitions.add(message.partition)
-
-        output = _BatchOutput()
-        for account_id, items in per_account.items():
-            state = self._load(account_id, account_partition[account_id])
-            changed = False
-            for model, produced_at in items:
-                outcome = apply_event(state, model, self.rules)
-                if not outcome.applied:
-                    self.metrics.duplicates += 1
-                    continue
-                changed = True
-                output.add(state, outcome, produced_at)
-            if changed:
-                output.touched[account_id] = state
         for partition in sorted(moved_partitions):
             self._tick_partition(partition, output)
         self.metrics.batches += 1
         await self._publish(output, pending)
 
+    def _holding(self, partition: int) -> set[str]:
+        return self.held_accounts.setdefault(partition, set())
+
+    def _release(self, partition: int, upto: datetime, output: _BatchOutput) -> None:
+        """Apply every held event of `partition` that the clock has reached, in time order."""
+        holding = self._holding(partition)
+        for account_id in sorted(holding):
+            account = self._load(account_id, partition)
+            ready, account.held = release(account.held, upto)
+            if not account.held:
+                holding.discard(account_id)
+            if not ready:
+                continue
+            output.touched.add(account_id)
+            for held in ready:
+                outcome = apply_event(account.state, held.model, self.rules)
+                if not outcome.applied:
+                    self.metrics.duplicates += 1
+                    continue
+                output.add(account.state, outcome, held.produced_at)
+
     def _tick_partition(
         self, partition: int, output: _BatchOutput, now: datetime | None = None
     ) -> None:
-        """Evaluate time-driven triggers of every account of `partition` up to its clock."""
+        """Apply the held events the clock has reached, then evaluate every account of the
+        partition at the clock's boundary (time-driven triggers)."""
+        if partition not in self.loaded_partitions:
+            # After a rebalance: load the partition's accounts so their held events count.
+            for account_id in self._accounts_in(partition):
+                self._load(account_id, partition)
+            self.loaded_partitions.add(partition)
+        watermark = self.clocks.watermark(partition, self._highwater)
+        if watermark is not None:
+            self._release(partition, watermark, output)
         if now is None:
-            now = self.clocks.watermark(partition, self._highwater)
-            if now is None:
-                return
-        else:
-            watermark = self.clocks.watermark(partition, self._highwater)
-            now = max(now, watermark) if watermark else now
+            now = watermark
+        elif watermark is not None:
+            now = max(now, watermark)
+        if now is None:
+            return
         boundary = floor_time(now, self.interval)
         if self.last_tick.get(partition) is not None and boundary <= self.last_tick[partition]:
             return
         self.last_tick[partition] = boundary
         for account_id in sorted(self._accounts_in(partition)):
-            state = self._load(account_id, partition)
+            state = self._load(account_id, partition).state
             outcome = advance_to(state, boundary, self.rules)
             self.metrics.time_driven_evaluations += 1
             output.add(state, outcome, None)
@@ -245,8 +287,11 @@ class SignalWorker:
         if futures:
             # Delivery first, state second: see the module docstring.
             await asyncio.gather(*futures)
-        for account_id, state in output.touched.items():
-            self.table[account_id.encode()] = encode_state(state)
+        for account_id in sorted(output.touched):
+            account = self.cache[account_id]
+            self.table[account_id.encode()] = encode_account(account.state, account.held)
+        if self.changelog_markers and output.touched:
+            await self._close_changelog_batches(output.touched)
         if output.tasks or output.health:
             await self._view().write(output.health, (task for task, _ in output.tasks))
         now = time.time()
@@ -267,6 +312,21 @@ class SignalWorker:
             )
         self.metrics.health_scores_out += len(output.health)
 
+    async def _close_changelog_batches(self, accounts: Iterable[str]) -> None:
+        """Follow this batch's state writes with a lone marker record per partition (Tansu).
+
+        Flushing first guarantees the marker starts a batch of its own; awaiting it (under the
+        batch lock) guarantees nothing joins that batch. See broker_quirks.py.
+        """
+        await self.app.producer.flush()
+        changelog = self.table.changelog_topic
+        partitions = sorted({self._owner(account) for account in accounts})
+        futures = [
+            await changelog.send(key=CHANGELOG_MARKER_KEY, value=b"", partition=partition)
+            for partition in partitions
+        ]
+        await asyncio.gather(*futures)
+
     async def _dead_letter(self, message: Any, raw: bytes | None, error: str) -> Any:
         topic = self.unprefixed.get(message.topic, message.topic)
         letter = make_dead_letter(
@@ -286,15 +346,25 @@ class SignalWorker:
 
     # -- state -----------------------------------------------------------------------------
 
-    def _load(self, account_id: str, partition: int) -> AccountState:
-        state = self.cache.get(account_id)
-        if state is None:
+    def _load(self, account_id: str, partition: int) -> _Account:
+        account = self.cache.get(account_id)
+        if account is None:
             stored = self.table.get(account_id.encode())
-            state = decode_state(stored) if stored else new_state(account_id)
-            self.cache[account_id] = state
+            if stored:
+                state, held_raw = decode_account(stored)
+                account = _Account(state, [self._rehold(topic, raw) for topic, raw in held_raw])
+                if account.held:
+                    self._holding(partition).add(account_id)
+            else:
+                account = _Account(new_state(account_id))
+            self.cache[account_id] = account
             if self.partition_accounts is not None:
                 self.partition_accounts.setdefault(partition, set()).add(account_id)
-        return state
+        return account
+
+    def _rehold(self, topic: str, raw: bytes) -> HeldEvent:
+        # These bytes were validated before they were held; the same rules still apply.
+        return hold(decode_event(topic, raw, 1 << 62), topic, raw, None)
 
     def _active_partitions(self) -> set[int]:
         assigned = self.app.assignor.assigned_actives()
@@ -305,6 +375,8 @@ class SignalWorker:
             # Built lazily after each rebalance from the restored table.
             index: dict[int, set[str]] = {}
             for key in self.table:
+                if key == CHANGELOG_MARKER_KEY:
+                    continue
                 account = key.decode() if isinstance(key, bytes) else str(key)
                 part = partition_for(account.encode(), self.settings.topic_partitions)
                 index.setdefault(part, set()).add(account)

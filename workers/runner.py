@@ -56,9 +56,15 @@ def run_worker(settings: Settings) -> int:
 
     import faust
 
+    from workers.broker_quirks import is_tansu
+
+    tansu = is_tansu(settings.kafka_bootstrap_servers)
+    if tansu:
+        log.info("embedded_broker_detected", workaround="changelog end markers")
+
     from workers.app import SignalWorker
 
-    worker = SignalWorker(settings, rules)
+    worker = SignalWorker(settings, rules, changelog_markers=tansu)
     log.info(
         "worker_starting",
         app_id=settings.app_id,
@@ -67,7 +73,8 @@ def run_worker(settings: Settings) -> int:
         partitions=settings.topic_partitions,
         time_driven_clock=settings.time_driven_clock,
     )
-    runner = faust.Worker(worker.app, loglevel="WARN", quiet=True, redirect_stdouts=False)
+    faust_level = "info" if settings.log_level == "DEBUG" else "warn"
+    runner = faust.Worker(worker.app, loglevel=faust_level, quiet=True, redirect_stdouts=False)
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:

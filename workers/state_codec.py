@@ -1,4 +1,4 @@
-"""Account state <-> table bytes.
+"""Account state (and its held events) <-> table bytes.
 
 State holds day buckets of user ids and the recent event ids, which repeat a lot: zlib at
 level 1 shrinks it several times for little CPU, and keeps changelog messages far from
@@ -11,15 +11,23 @@ import json
 import zlib
 
 from workers.core.state import AccountState
+from workers.holding import HeldEvent
 
-_MAGIC = b"z1"
-
-
-def encode_state(state: AccountState) -> bytes:
-    body = json.dumps(state.to_dict(), separators=(",", ":")).encode("utf-8")
-    return _MAGIC + zlib.compress(body, 1)
+_MAGIC = b"z2"
 
 
-def decode_state(raw: bytes) -> AccountState:
-    body = zlib.decompress(raw[len(_MAGIC) :]) if raw.startswith(_MAGIC) else raw
-    return AccountState.from_dict(json.loads(body))
+def encode_account(state: AccountState, held: list[HeldEvent]) -> bytes:
+    body = {
+        "state": state.to_dict(),
+        # held events are validated UTF-8 JSON: kept as text, re-decoded on load
+        "held": [[event.topic, event.raw.decode("utf-8")] for event in held],
+    }
+    return _MAGIC + zlib.compress(json.dumps(body, separators=(",", ":")).encode("utf-8"), 1)
+
+
+def decode_account(raw: bytes) -> tuple[AccountState, list[tuple[str, bytes]]]:
+    if not raw.startswith(_MAGIC):
+        raise ValueError("unknown account state encoding")
+    body = json.loads(zlib.decompress(raw[len(_MAGIC) :]))
+    held = [(topic, text.encode("utf-8")) for topic, text in body["held"]]
+    return AccountState.from_dict(body["state"]), held

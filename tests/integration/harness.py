@@ -140,7 +140,9 @@ def produce(
     events: Iterable[dict[str, Any] | bytes],
     key: bytes | None | str = "auto",
 ) -> None:
-    producer = KafkaProducer(bootstrap_servers=ns.bootstrap, acks="all")
+    # One record per batch: the embedded broker reports end offsets per batch (see
+    # workers/broker_quirks.py), and the tests read progress from end offsets.
+    producer = KafkaProducer(bootstrap_servers=ns.bootstrap, acks="all", batch_size=1)
     try:
         for event in events:
             if isinstance(event, bytes):

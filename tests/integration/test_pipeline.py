@@ -164,7 +164,8 @@ def test_at_risk_escalates_to_critical_instead_of_a_second_task(env) -> None:  #
         [
             ("account-events", [account_event("crit-1", ts(0, 9), csm_id="csm-cy")]),
             ("nps-events", [nps_event("crit-1", 9, ts(0, 10))]),
-            ("nps-events", [nps_event("crit-1", 1, ts(1, 10))]),
+            ("nps-events", [nps_event("crit-1", 3, ts(1, 10))]),
+            ("ticket-events", [ticket_event("crit-1", "T-7", "escalated", ts(1, 11), "high")]),
         ],
     )
     tasks = wait_for(

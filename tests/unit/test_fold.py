@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from workers.core.engine import new_state
 from workers.core.metrics import compute_metrics
 from workers.core.state import DAY, AccountState, to_ts
@@ -106,6 +108,34 @@ def test_no_usage_metrics_before_a_completed_observed_day() -> None:
     assert m["active_users_7d"] is None and m["adoption_ratio"] is None
     m = metrics(sim, at(1))
     assert m["active_users_7d"] == 0 and m["adoption_ratio"] == 0
+
+
+@pytest.mark.parametrize(
+    ("first_event", "evaluated", "observed"),
+    [
+        (at(0, 9), at(0, 23), 0),  # the first day is not complete yet
+        (at(0, 9), at(1), 1),
+        (at(0, 23, 59), at(1), 1),  # whole days: a partial first day counts once complete
+        (at(0, 9), at(6, 23), 6),
+        (at(0, 9), at(7), 7),
+        (at(0, 9), at(45, 12), 45),  # since the first event, however silent since
+    ],
+)
+def test_observed_days_are_whole_completed_days_since_the_first_event(
+    first_event, evaluated, observed: int
+) -> None:
+    sim = Sim()
+    assert metrics(sim, evaluated)["observed_days"] is None  # nothing seen yet
+    sim.ticket(first_event, "T1", "opened", "low")  # any event type starts the history
+    assert metrics(sim, evaluated)["observed_days"] == observed
+
+
+def test_observed_days_move_back_with_a_late_first_event() -> None:
+    sim = Sim()
+    sim.account(at(3, 9), licensed_seats=10)
+    assert metrics(sim, at(5))["observed_days"] == 2
+    sim.usage(at(1, 10), "u1")  # late, but within the usage windows
+    assert metrics(sim, at(5))["observed_days"] == 4
 
 
 def test_ticket_folding() -> None:

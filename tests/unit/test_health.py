@@ -141,13 +141,14 @@ def test_health_published_only_when_score_or_band_changes() -> None:
     assert len(first.health) == 1
     assert first.health[0].previous_score is None
     assert first.health[0].components_missing == ["usage", "adoption", "satisfaction"]
-    # 4 of 6 core features (67%): adoption at risk once the first day completes.
-    sim.daily_usage(0, 3, 10, features=("dashboards", "reports", "alerts", "integrations"))
+    # 4 of 6 core features (67%): adoption at risk once the 7-day warm-up completes.
+    sim.daily_usage(0, 8, 10, features=("dashboards", "reports", "alerts", "integrations"))
     # 20 x (0.3x5 + 0.2x3 + 0.2x5 + 0.15x5) / 0.85 (no NPS yet) = 90.6
     assert [h.score for h in sim.health] == [100, 90.6]
+    assert sim.health[1].computed_at == at(7)
     # Nothing changes over quiet hours within a day: no new score.
     before = len(sim.health)
-    sim.advance(at(2, 23))
+    sim.advance(at(7, 23))
     assert len(sim.health) == before
     last = sim.health[-1]
     assert last.previous_score == sim.health[-2].score
@@ -161,3 +162,56 @@ def test_health_computed_at_is_event_time_for_event_driven_evaluation() -> None:
     out = sim.nps(at(0, 5, 17), 2)
     assert out.health and out.health[0].computed_at == at(0, 5, 17)
     assert out.health[0].components["satisfaction"].points == 1
+
+
+@pytest.mark.parametrize(
+    ("observed_days", "warmup_days", "scored", "score"),
+    [
+        (None, 7, True, 52.9),  # no observed history known: nothing to gate
+        (0, 7, False, 100),
+        (6, 7, False, 100),
+        (7, 7, True, 52.9),  # usage and adoption critical: 20 x 2.25 / 0.85
+        (30, 7, True, 52.9),
+        (0, 0, True, 52.9),
+        (13, 14, False, 100),
+    ],
+)
+def test_usage_and_adoption_wait_for_the_warmup(
+    observed_days: int | None, warmup_days: int, scored: bool, score: float
+) -> None:
+    health = HEALTH.model_copy(update={"warmup_days": warmup_days})
+    result = score_health(
+        m(
+            observed_days=observed_days,
+            active_users_7d=0,
+            active_users_7d_ratio=0.0,
+            adoption_ratio=0.0,
+            core_features_used_30d=0,
+            latest_nps=None,
+        ),
+        health,
+    )
+    assert result is not None
+    assert ("usage" in result.components) is scored
+    assert ("adoption" in result.components) is scored
+    assert ("usage" in result.missing) is not scored
+    assert result.warming_up is not scored
+    assert result.score == score
+
+
+def test_end_of_warmup_is_published_even_at_the_same_score() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10, champion_user_id="user-0")
+    sim.daily_usage(
+        0,
+        9,
+        10,
+        features=("dashboards", "reports", "alerts", "integrations", "automation", "exports"),
+    )
+    # 100 while warming up (usage and adoption left out), 100 with them: published twice.
+    assert [(h.score, h.computed_at) for h in sim.health] == [(100, at(0)), (100, at(7))]
+    assert sim.health[0].components_missing == ["usage", "adoption", "satisfaction"]
+    assert sim.health[1].components_missing == ["satisfaction"]
+    assert sim.health[1].previous_score == 100
+    sim.advance(at(8, 23))
+    assert len(sim.health) == 2

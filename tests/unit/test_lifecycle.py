@@ -246,12 +246,13 @@ def test_champion_silent_resolves_when_champion_changes_to_an_active_user() -> N
 def test_low_adoption_resolves_at_40_percent() -> None:
     sim = new(contract_start=(T0 - timedelta(days=90)).date())
     sim.daily_usage(0, 2, 1, features=("dashboards",))
-    sim.advance(at(2))
-    sim.daily_usage(2, 1, 1, features=("reports",))  # 2 of 6: 33%, between the two edges
-    sim.advance(at(4))
+    sim.advance(at(14))  # 14 days observed
     assert sim.actions("low_adoption") == ["opened"]
-    sim.daily_usage(4, 1, 1, features=("alerts",))  # 3 of 6: 50%
-    sim.advance(at(6))
+    sim.daily_usage(14, 1, 1, features=("reports",))  # 2 of 6: 33%, between the two edges
+    sim.advance(at(16))
+    assert sim.actions("low_adoption") == ["opened"]
+    sim.daily_usage(16, 1, 1, features=("alerts",))  # 3 of 6: 50%
+    sim.advance(at(18))
     assert sim.actions("low_adoption") == ["opened", "resolved"]
 
 
@@ -368,7 +369,7 @@ def test_late_event_is_evaluated_at_the_account_clock() -> None:
 
 
 def test_catch_up_is_capped() -> None:
-    rules = default_rules()
+    rules = rules_with(evaluation={"catchup_full_boundaries": 48})
     hour = 3600.0
     start = at(0).timestamp()
     assert len(evaluation_boundaries(start, start + 10 * hour, rules)) == 10
@@ -381,6 +382,10 @@ def test_catch_up_is_capped() -> None:
     assert year == sorted(set(year))
     decade = evaluation_boundaries(start, start + 3650 * 86400, rules)
     assert len(decade) <= 48 + rules.evaluation.catchup_max_days + 1
+    # The bundled rules evaluate the whole retained usage (62 days) hour by hour.
+    full = default_rules().evaluation.catchup_full_boundaries
+    assert full >= 62 * 24
+    assert len(evaluation_boundaries(start, start + 62 * 86400, default_rules())) == 62 * 24
 
 
 def test_long_silence_still_raises_time_driven_tasks() -> None:

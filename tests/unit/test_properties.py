@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -186,3 +186,21 @@ def test_lifecycle_invariants(specs: list) -> None:
             assert open_by_playbook.get(pb) == tid
             if msg["action"] == "resolved":
                 del open_by_playbook[pb]
+
+
+@SETTINGS
+@given(event_specs)
+def test_no_usage_or_adoption_verdict_during_the_warmup(specs: list) -> None:
+    """Before `warmup_days` whole days since the first event no score uses usage or adoption,
+    and low_adoption never opens before `min_observed_days`."""
+    events = build("acc-a", specs)
+    first_day = min(e.occurred_at for e in events).replace(hour=0, minute=0, second=0)
+    warm = first_day + timedelta(days=RULES.health.warmup_days)
+    low = RULES.compiled.by_kind["low_adoption"][0].params
+    observed = first_day + timedelta(days=low.min_observed_days)
+    for msg in run(events)["acc-a"]:
+        if "task_id" not in msg:
+            if datetime.fromisoformat(msg["computed_at"]) < warm:
+                assert {"usage", "adoption"} <= set(msg["components_missing"])
+        elif msg["playbook"] == "low_adoption" and msg["action"] == "opened":
+            assert datetime.fromisoformat(msg["created_at"]) >= observed

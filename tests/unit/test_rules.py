@@ -246,9 +246,72 @@ def test_metric_catalogue_is_documented() -> None:
         "latest_nps",
         "days_since_last_nps",
         "health_score",
+        "observed_days",
         "days_to_renewal",
         "days_since_contract_start",
         "licensed_seats",
         "arr",
     ):
         assert METRICS[name]
+
+
+def test_warmup_defaults() -> None:
+    rules = load_rules()
+    assert rules.health.warmup_days == 7
+    assert rules.playbooks["low_adoption"].params["min_observed_days"] == 14
+    assert rules.compiled.by_kind["low_adoption"][0].params.min_observed_days == 14
+    for segment in ("enterprise", "mid_market", "smb"):
+        assert rules.for_segment(segment).health.warmup_days == 7
+    # A user-defined condition can wait for the history too.
+    clauses, problems = parse_condition("observed_days >= 30 and adoption_ratio < 0.5")
+    assert problems == [] and clauses[0].metric == "observed_days"
+
+
+def test_warmup_overridable_per_segment(base_doc: dict) -> None:
+    doc = {
+        **base_doc,
+        "segments": {
+            "enterprise": {
+                "health": {"warmup_days": 14},
+                "playbooks": {"low_adoption": {"params": {"min_observed_days": 21}}},
+            },
+            "smb": {"health": {"warmup_days": 0}},
+        },
+    }
+    rules = build_rules(doc)
+    ent, smb, mid = (rules.for_segment(s) for s in ("enterprise", "smb", "mid_market"))
+    assert (ent.health.warmup_days, smb.health.warmup_days, mid.health.warmup_days) == (14, 0, 7)
+    ent_low, smb_low = (r.compiled.by_kind["low_adoption"][0].params for r in (ent, smb))
+    assert (ent_low.min_observed_days, smb_low.min_observed_days) == (21, 14)
+    # The override keeps the rest of the low_adoption params.
+    assert ent_low.after_contract_days == 60
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "path"),
+    [
+        ("health", -1, "health.warmup_days"),
+        ("health", "a week", "health.warmup_days"),
+        ("health", 400, "health.warmup_days"),
+        ("low_adoption", -3, "playbooks.low_adoption.params.min_observed_days"),
+        ("low_adoption", "2w", "playbooks.low_adoption.params.min_observed_days"),
+    ],
+)
+def test_bad_warmup_values_are_named(
+    tmp_path: Path, base_doc: dict, section: str, value: object, path: str
+) -> None:
+    if section == "health":
+        doc = {**base_doc, "health": {**base_doc["health"], "warmup_days": value}}
+    else:
+        playbooks = {**base_doc["playbooks"]}
+        low = playbooks["low_adoption"]
+        playbooks["low_adoption"] = {**low, "params": {**low["params"], "min_observed_days": value}}
+        doc = {**base_doc, "playbooks": playbooks}
+    errors = _errors_for(tmp_path, doc)
+    assert any(f": {path}: " in e for e in errors), errors
+
+
+def test_bad_segment_warmup_is_named(tmp_path: Path, base_doc: dict) -> None:
+    doc = {**base_doc, "segments": {"smb": {"health": {"warmup_days": -2}}}}
+    (err,) = _errors_for(tmp_path, doc)
+    assert ": segments.smb.health.warmup_days: " in err

@@ -46,7 +46,6 @@ def test_defaults() -> None:
     assert s.log_format == "auto"
     assert s.log_level == "INFO"
     assert s.worker_id == f"{socket.gethostname()}-{os.getpid()}"
-    assert s.web_port == 6066
     assert s.standby_replicas == 0
     assert s.batch_max == 500
     assert s.batch_within_ms == 50
@@ -202,7 +201,7 @@ def test_bad_integer_names_variable_value_and_rule() -> None:
         ("CS_LOG_FORMAT", "xml", "must be one of 'auto', 'json', 'console'"),
         ("CS_LOG_LEVEL", "loud", "must be one of 'DEBUG', 'INFO', 'WARNING'"),
         ("CS_WORKER_ID", "my worker", "without spaces"),
-        ("CS_WEB_PORT", "70000", "must be an integer from 1 to 65535"),
+        ("CS_FEED_MAXLEN", "0", "must be an integer"),
         ("CS_STANDBY_REPLICAS", "-1", "must be an integer ≥ 0"),
         ("CS_BATCH_MAX", "1.5", "must be an integer ≥ 1"),
         ("CS_BATCH_WITHIN_MS", "0", "must be an integer ≥ 1"),
@@ -220,8 +219,8 @@ def test_each_bad_value_names_the_variable(var: str, value: str, valid: str) -> 
 
 def test_every_bad_variable_is_reported_at_once() -> None:
     with pytest.raises(SettingsError) as info:
-        from_env({"CS_WEB_PORT": "x", "REDIS_URL": "http://r", "CS_APP_ID": "ok"})
-    assert [p.split("=")[0] for p in info.value.problems] == ["REDIS_URL", "CS_WEB_PORT"]
+        from_env({"CS_FEED_MAXLEN": "x", "REDIS_URL": "http://r", "CS_APP_ID": "ok"})
+    assert [p.split("=")[0] for p in info.value.problems] == ["REDIS_URL", "CS_FEED_MAXLEN"]
     assert "REDIS_URL='http://r'" in str(info.value)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from workers.core.testing import T0, Sim, at
+from workers.core.testing import T0, Sim, at, rules_with
 
 CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "exports")
 
@@ -129,19 +129,30 @@ def test_champion_silent_edges(days: int, fires: bool) -> None:
         assert tasks[0].evidence["days_since_champion_active"] == 11
 
 
-@pytest.mark.parametrize(("days_after_start", "fires"), [(59, False), (60, True)])
-def test_low_adoption_edges(days_after_start: int, fires: bool) -> None:
+@pytest.mark.parametrize(
+    ("days_after_start", "observed", "fires"),
+    [
+        (59, 14, False),  # not 60 days after contract start yet
+        (60, 14, True),
+        (60, 13, False),  # 13 completed days observed: the 30-day window is too empty
+        (400, 13, False),
+        (400, 14, True),
+    ],
+)
+def test_low_adoption_edges(days_after_start: int, observed: int, fires: bool) -> None:
     sim = Sim()
-    # Adoption is known from day 1 (the first completed day); evaluate exactly then.
-    start = (T0 + timedelta(days=1) - timedelta(days=days_after_start)).date()
+    # Evaluate exactly on the day `observed` whole days after the first event.
+    start = (T0 + timedelta(days=observed) - timedelta(days=days_after_start)).date()
     account(sim, contract_start=start)
     sim.usage(at(0, 10), "u1", "dashboards")  # 1 of 6 core features: 17%
-    sim.advance(at(1))
+    sim.advance(at(observed))
     tasks = sim.of("low_adoption")
     assert [t.action for t in tasks] == (["opened"] if fires else [])
     if fires:
+        assert tasks[0].created_at == at(observed)
         assert tasks[0].evidence["adoption_ratio"] == pytest.approx(1 / 6, abs=1e-4)
-        assert "60 days after contract start" in tasks[0].reason
+        assert tasks[0].evidence["observed_days"] == 14
+        assert f"{days_after_start} days after contract start" in tasks[0].reason
 
 
 def test_low_adoption_not_below_threshold() -> None:
@@ -149,7 +160,7 @@ def test_low_adoption_not_below_threshold() -> None:
     account(sim, contract_start=(T0 - timedelta(days=90)).date())
     sim.usage(at(0, 10), "u1", "dashboards")
     sim.usage(at(0, 10), "u1", "reports")  # 2 of 6: 33%
-    sim.advance(at(2))
+    sim.advance(at(20))
     assert sim.of("low_adoption") == []
 
 
@@ -212,3 +223,115 @@ def test_health_at_risk_not_on_a_first_score_and_critical_opens_without_it() -> 
     assert task.priority == "critical" and task.owner_role == "cs_manager_and_csm"
     assert task.evidence["previous_score"] == 60
     assert task.due_at == at(1, 2)
+
+
+# --- warm-up: a new account's nearly empty windows are not alarms -------------------------
+
+
+def _new_account_with_weekly_habits(sim: Sim, days: int) -> None:
+    """14 seats, every user works on one weekday (2 a day, all 14 every week); the features
+    rotate through the core ones by day. A healthy account whose first days look empty."""
+    account(
+        sim,
+        licensed_seats=14,
+        champion_user_id="user-0",
+        contract_start=(T0 - timedelta(days=365)).date(),
+    )
+    for day in range(days):
+        for user in (day % 7, day % 7 + 7):
+            sim.usage(at(day, 10), f"user-{user}", CORE[day % 6])
+
+
+@pytest.mark.parametrize(
+    ("warmup_days", "min_observed_days", "false_alarms"),
+    [
+        (7, 14, set()),  # the defaults
+        (0, 0, {"health_at_risk", "low_adoption"}),  # scored from the first completed day
+        (7, 0, {"low_adoption"}),
+        (0, 14, {"health_at_risk"}),
+    ],
+)
+def test_new_account_first_weeks_raise_no_alarm_from_empty_windows(
+    warmup_days: int, min_observed_days: int, false_alarms: set[str]
+) -> None:
+    sim = Sim(
+        rules_with(
+            health={"warmup_days": warmup_days},
+            playbooks={"low_adoption": {"params": {"min_observed_days": min_observed_days}}},
+        )
+    )
+    _new_account_with_weekly_habits(sim, 28)
+    sim.advance(at(28, 1))
+    opened = {t.playbook for t in sim.tasks if t.action == "opened"}
+    alarms = {"health_at_risk", "health_critical", "low_adoption", "usage_drop"}
+    assert opened & alarms == false_alarms
+    # Once warmed up the account scores what it is: every seat active weekly, every core
+    # feature used.
+    assert sim.health[-1].band == "champion"
+    assert sim.health[-1].components_missing == ["satisfaction"]
+    assert sim.state.health is not None and "warmup" not in sim.state.health
+    assert sim.state.health["components"] == {
+        "adoption": 5,
+        "engagement": 5,
+        "support": 5,
+        "usage": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("day", "usage_points", "score", "band"),
+    [
+        (1, None, 100, "champion"),  # warming up: usage and adoption left out
+        (6, None, 100, "champion"),
+        (7, 1, 52.9, "at_risk"),  # warmed up: 0 of 20 seats active, no core feature used
+        (8, 1, 43.5, "critical"),  # and the champion is 8 days silent
+    ],
+)
+def test_silent_account_scores_usage_critical_after_warmup(
+    day: int, usage_points: int | None, score: float, band: str
+) -> None:
+    sim = Sim()
+    account(sim, champion_user_id="champ", contract_start=(T0 - timedelta(days=365)).date())
+    sim.advance(at(day, 1))
+    last = sim.health[-1]
+    points = last.components["usage"].points if "usage" in last.components else None
+    assert (points, last.score, last.band) == (usage_points, score, band)
+    if usage_points is not None:
+        assert last.components["usage"].raw == 0
+
+
+def test_silent_account_raises_critical_not_a_fall_from_the_provisional_score() -> None:
+    sim = Sim()
+    account(sim, champion_user_id="champ", contract_start=(T0 - timedelta(days=365)).date())
+    sim.advance(at(20))
+    # 100 (provisional) -> 52.9 at the end of the warm-up is a change of model, not a fall;
+    # the critical score the next day is a real alarm.
+    assert sim.of("health_at_risk") == []
+    assert sim.actions("health_critical") == ["opened"]
+    assert sim.of("health_critical")[0].created_at == at(8)
+    assert sim.actions("low_adoption") == ["opened"]  # 0% adoption, 14 days observed
+
+
+@pytest.mark.parametrize(("warmup_days", "fires"), [(7, False), (0, True)])
+def test_health_at_risk_not_when_the_warmup_ends_at_risk(warmup_days: int, fires: bool) -> None:
+    sim = Sim(rules_with(health={"warmup_days": warmup_days}))
+    account(sim, champion_user_id="user-0")
+    # 6 of 20 seats (30%, usage at risk), 2 of 6 core features (adoption critical): 67.1.
+    sim.daily_usage(0, 10, 6, features=("dashboards", "reports"))
+    sim.advance(at(10, 1))
+    assert (sim.health[-1].score, sim.health[-1].band) == (67.1, "at_risk")
+    assert sim.actions("health_at_risk") == (["opened"] if fires else [])
+
+
+def test_health_at_risk_fires_for_a_real_fall_after_warmup() -> None:
+    sim = Sim()
+    account(sim, champion_user_id="user-0")
+    sim.daily_usage(0, 14, 20, features=CORE)
+    sim.advance(at(14, 1))
+    assert sim.health[-1].score == 100 and sim.of("health_at_risk") == []
+    # Down to 6 of 20 seats and 2 core features over the next weeks: 100 -> 67.1.
+    sim.daily_usage(14, 30, 6, features=("dashboards", "reports"))
+    sim.advance(at(44, 1))
+    tasks = sim.of("health_at_risk")
+    assert [t.action for t in tasks][:1] == ["opened"]
+    assert tasks[0].evidence["previous_score"] >= 70

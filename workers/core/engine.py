@@ -52,7 +52,8 @@ __all__ = [
 @dataclass
 class Outcome:
     applied: bool  # False when the event was a duplicate (event_id already seen)
-    health: list[HealthScore] = field(default_factory=list)  # only when score or band changed
+    # Only when the score or band changed, or the warm-up ended (see _evaluate).
+    health: list[HealthScore] = field(default_factory=list)
     tasks: list[PlaybookTask] = field(default_factory=list)  # opened / updated / resolved
 
     def extend(self, other: Outcome) -> None:
@@ -171,8 +172,12 @@ def _evaluate(
         previous = state.health
         if result.band == "at_risk":
             if previous is None or previous["band"] != "at_risk":
+                # The end of the warm-up (usage and adoption joining a provisional score) is a
+                # change of model, not a fall: "from above" compares like with like.
                 entered_from_above = (
-                    previous is not None and previous["score"] >= rules.health.bands.healthy
+                    previous is not None
+                    and previous["score"] >= rules.health.bands.healthy
+                    and bool(previous.get("warmup")) == result.warming_up
                 )
                 state.at_risk_from = previous["score"] if entered_from_above else None
         else:
@@ -181,11 +186,16 @@ def _evaluate(
             **snapshot,
             "components": {c: v.points for c, v in sorted(result.components.items())},
         }
+        if result.warming_up:
+            state.health["warmup"] = True
         published = state.published
-        if published is None or (published["score"], published["band"]) != (
-            result.score,
-            result.band,
-        ):
+        # Also published when the warm-up ends, even at the same score: the explanation now
+        # counts usage and adoption.
+        if published is None or (
+            published["score"],
+            published["band"],
+            bool(published.get("warmup")),
+        ) != (result.score, result.band, result.warming_up):
             out.health.append(
                 HealthScore(
                     account_id=state.account_id,
@@ -198,7 +208,7 @@ def _evaluate(
                     components_missing=result.missing,
                 )
             )
-            state.published = snapshot
+            state.published = {**snapshot, "warmup": True} if result.warming_up else snapshot
         metrics["health_score"] = result.score
 
     renewal = state.facts.get("renewal_date")

@@ -18,6 +18,18 @@ class HealthResult:
     band: str
     components: dict[str, HealthComponent]
     missing: list[str]
+    # Usage and adoption were left out because the account is still warming up: a provisional
+    # score, not a baseline to fall from.
+    warming_up: bool = False
+
+
+def in_warmup(m: dict[str, Any], health: HealthRules) -> bool:
+    """True until the account has `warmup_days` whole completed days of observed history.
+
+    Without `observed_days` (no event yet: the usage metrics are None anyway) there is
+    nothing to gate."""
+    observed = m.get("observed_days")
+    return observed is not None and observed < health.warmup_days
 
 
 def band_for(score: float, health: HealthRules) -> str:
@@ -39,10 +51,12 @@ def _grade_at_least(value: float, good: float, at_risk: float) -> str:
     return "critical"
 
 
-def _grades(m: dict[str, Any], health: HealthRules) -> dict[str, tuple[Any, str, str]]:
+def _grades(
+    m: dict[str, Any], health: HealthRules, warming: bool
+) -> dict[str, tuple[Any, str, str]]:
     """component -> (raw value, grade, detail) for the components that have data."""
     out: dict[str, tuple[Any, str, str]] = {}
-    ratio = m.get("active_users_7d_ratio")
+    ratio = None if warming else m.get("active_users_7d_ratio")
     if ratio is not None:
         u = health.usage
         out["usage"] = (
@@ -50,7 +64,7 @@ def _grades(m: dict[str, Any], health: HealthRules) -> dict[str, tuple[Any, str,
             _grade_at_least(ratio, u.good_at_least, u.at_risk_at_least),
             f"{m['active_users_7d']} of {m['licensed_seats']} seats active in 7 days ({ratio:.0%})",
         )
-    adoption = m.get("adoption_ratio")
+    adoption = None if warming else m.get("adoption_ratio")
     if adoption is not None:
         a = health.adoption
         out["adoption"] = (
@@ -92,8 +106,11 @@ def _grades(m: dict[str, Any], health: HealthRules) -> dict[str, tuple[Any, str,
 
 
 def score_health(m: dict[str, Any], health: HealthRules) -> HealthResult | None:
-    """None only when every component with data has weight 0."""
-    grades = _grades(m, health)
+    """None only when every component with data has weight 0.
+
+    Usage and adoption have no data while the account warms up (`health.warmup_days`)."""
+    warming = in_warmup(m, health)
+    grades = _grades(m, health, warming)
     points = health.points.model_dump()
     weights = health.weights
     used = [c for c in COMPONENTS if c in grades and weights.get(c, 0) > 0]
@@ -116,4 +133,5 @@ def score_health(m: dict[str, Any], health: HealthRules) -> HealthResult | None:
             detail=detail,
         )
     score = round(min(100.0, max(20.0, score)), 1)
-    return HealthResult(score, band_for(score, health), components, missing)
+    provisional = warming and (weights.get("usage", 0) > 0 or weights.get("adoption", 0) > 0)
+    return HealthResult(score, band_for(score, health), components, missing, provisional)

@@ -36,6 +36,7 @@ METRICS: dict[str, str] = {
     "latest_nps": "latest NPS score in the satisfaction window (default 180 days)",
     "days_since_last_nps": "whole days since the latest NPS response",
     "health_score": "the current health score (20-100)",
+    "observed_days": "whole completed days since the account's first event (0 on that day)",
     "days_to_renewal": "days from the evaluation date to the renewal date",
     "days_since_contract_start": "days from the contract start to the evaluation date",
     "licensed_seats": "licensed seats",
@@ -99,6 +100,8 @@ def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, 
     facts = state.facts
     seats = facts.get("licensed_seats")
     m: dict[str, Any] = dict.fromkeys(METRICS)
+    if state.first_seen is not None:
+        m["observed_days"] = max(0, today - int(state.first_seen // DAY))
 
     # Usage needs at least one completed observed day, otherwise a brand-new account would
     # look like it has zero users.

@@ -210,7 +210,13 @@ def check_low_adoption(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) 
     adoption, since = m["adoption_ratio"], m["days_since_contract_start"]
     if adoption is None or since is None:
         return check
-    if since >= p.after_contract_days and adoption + _EPS < p.below_ratio:
+    observed = m["observed_days"]
+    if (
+        since >= p.after_contract_days
+        and observed is not None
+        and observed >= p.min_observed_days
+        and adoption + _EPS < p.below_ratio
+    ):
         check.fire = Fire(
             priority=pb.rule.priority,
             reason=(
@@ -225,6 +231,8 @@ def check_low_adoption(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) 
                 "core_features": list(ctx.rules.health.core_features),
                 "below_ratio": p.below_ratio,
                 "after_contract_days": p.after_contract_days,
+                "observed_days": observed,
+                "min_observed_days": p.min_observed_days,
             },
         )
     if task.open and adoption + _EPS >= p.resolve_at_least:
