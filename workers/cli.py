@@ -84,6 +84,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from workers.backtest import backtest_file
+
+    rules_file = args.rules or _settings_or_exit().rules_file
+    return backtest_file(args.file, rules_file, show_tasks=args.tasks)
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from workers.sample import describe_sample, generate_sample
 
@@ -190,6 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", nargs="?", default=None, help="the rules file to check")
     check.set_defaults(func=cmd_check_config)
+
+    back = sub.add_parser(
+        "backtest",
+        help="run the rules over a JSON-lines file offline and count the tasks they raise",
+        description=(
+            "Apply a rules file to recorded events (the `produce` file format) with the same "
+            "core and event order as a live worker, without Kafka or Redis, and print the "
+            "tasks per playbook. Use it to tune thresholds before deploying a rules file."
+        ),
+    )
+    back.add_argument("file", help="the JSON-lines file of events")
+    back.add_argument(
+        "--rules", default=None, help="rules file (default: CS_RULES_FILE or bundled)"
+    )
+    back.add_argument("--tasks", action="store_true", help="also print every task")
+    back.set_defaults(func=cmd_backtest)
 
     sample = sub.add_parser(
         "sample",
