@@ -6,7 +6,7 @@ lenient about extras: unknown fields are accepted and ignored so producers can e
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -32,6 +32,10 @@ Band = Literal["champion", "healthy", "at_risk", "critical"]
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# Event time drives every window and the time-driven clock: one event stamped next year
+# would age every account on its partition by a year. Wall time is used here only as a
+# sanity bound, so replays of past events are unaffected.
+MAX_FUTURE = timedelta(days=1)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -40,6 +44,10 @@ def _to_utc(value: datetime) -> datetime:
     value = value.astimezone(UTC)
     if value < _EARLIEST:
         raise ValueError("timestamp is before 2000-01-01; check the producer's clock")
+    if value > datetime.now(UTC) + MAX_FUTURE:
+        raise ValueError(
+            "timestamp is more than 24 hours in the future; check the producer's clock"
+        )
     return value
 
 

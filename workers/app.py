@@ -26,7 +26,7 @@ from faust.types import TP, EventT
 from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
-from events.models import INBOUND_TOPICS, HealthScore, PlaybookTask
+from events.models import INBOUND_TOPICS, DeadLetter, HealthScore, PlaybookTask
 from workers.broker_quirks import CHANGELOG_MARKER_KEY
 from workers.clock import PartitionClocks
 from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state
@@ -66,6 +66,7 @@ class _BatchOutput:
         self.tasks: list[tuple[PlaybookTask, float | None]] = []
         self.health: list[tuple[HealthScore, dict[str, Any]]] = []
         self.touched: set[str] = set()  # accounts whose state or held events changed
+        self.dead_letters: list[tuple[bytes, DeadLetter]] = []
 
     def add(self, state: AccountState, outcome: Outcome, produced_at: float | None) -> None:
         if outcome.tasks or outcome.health:
@@ -235,11 +236,30 @@ class SignalWorker:
                 continue
             output.touched.add(account_id)
             for held in ready:
-                outcome = apply_event(account.state, held.model, self.rules)
+                try:
+                    outcome = apply_event(account.state, held.model, self.rules)
+                except Exception as exc:  # a bug must cost one event, not the worker
+                    self._internal_error(held, exc, output)
+                    continue
                 if not outcome.applied:
                     self.metrics.duplicates += 1
                     continue
                 output.add(account.state, outcome, held.produced_at)
+
+    def _internal_error(self, held: HeldEvent, exc: Exception, output: _BatchOutput) -> None:
+        error = (
+            f"internal error while processing this event ({type(exc).__name__}: {exc}); "
+            "the event is valid, please report this to the cs-signals maintainers"
+        )
+        self.log.exception(
+            "processing_failed",
+            account_id=held.model.account_id,
+            event_id=held.model.event_id,
+            source_topic=held.topic,
+        )
+        self.metrics.dead_letters[held.topic] += 1
+        letter = make_dead_letter(held.topic, None, None, held.raw, error, received_at=utcnow())
+        output.dead_letters.append((held.model.account_id.encode(), letter))
 
     def _tick_partition(
         self, partition: int, output: _BatchOutput, now: datetime | None = None
@@ -272,6 +292,8 @@ class SignalWorker:
 
     async def _publish(self, output: _BatchOutput, pending: list[Any] | None = None) -> None:
         futures = list(pending or [])
+        for key, letter in output.dead_letters:
+            futures.append(await self.dead_topic.send(key=key, value=letter.to_json_bytes()))
         for score, _facts in output.health:
             futures.append(
                 await self.health_topic.send(
@@ -293,7 +315,7 @@ class SignalWorker:
         if self.changelog_markers and output.touched:
             await self._close_changelog_batches(output.touched)
         if output.tasks or output.health:
-            await self._view().write(output.health, (task for task, _ in output.tasks))
+            await self._write_view(output)
         now = time.time()
         for task, produced_at in output.tasks:
             self.metrics.tasks_out[task.playbook][task.action] += 1
@@ -311,6 +333,23 @@ class SignalWorker:
                 reason=task.reason,
             )
         self.metrics.health_scores_out += len(output.health)
+
+    async def _write_view(self, output: _BatchOutput) -> None:
+        """The Redis view is derived from the topics, which stay the source of truth: a
+        Redis outage is retried briefly, then logged, and never stops the stream."""
+        for attempt in range(3):
+            try:
+                await self._view().write(output.health, (task for task, _ in output.tasks))
+                return
+            except Exception as exc:
+                self.log.warning("redis_write_failed", attempt=attempt + 1, error=str(exc))
+                await asyncio.sleep(0.2 * (attempt + 1))
+        self.metrics.redis_write_failures += 1
+        self.log.error(
+            "redis_view_out_of_date",
+            tasks=len(output.tasks),
+            health_scores=len(output.health),
+        )
 
     async def _close_changelog_batches(self, accounts: Iterable[str]) -> None:
         """Follow this batch's state writes with a lone marker record per partition (Tansu).

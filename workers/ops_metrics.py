@@ -33,6 +33,7 @@ class WorkerMetrics:
     health_scores_out: int = 0
     batches: int = 0
     time_driven_evaluations: int = 0
+    redis_write_failures: int = 0
     _latencies_ms: list[float] = field(default_factory=list)
 
     def observe_latency(self, millis: float) -> None:
@@ -68,6 +69,7 @@ class WorkerMetrics:
             "health_scores_out": self.health_scores_out,
             "batches": self.batches,
             "time_driven_evaluations": self.time_driven_evaluations,
+            "redis_write_failures": self.redis_write_failures,
             "consumer_lag": dict(sorted(consumer_lag.items())),
             "consumer_lag_total": sum(consumer_lag.values()),
             "processing_latency_ms": {

@@ -75,6 +75,8 @@ def run_worker(settings: Settings) -> int:
     )
     faust_level = "info" if settings.log_level == "DEBUG" else "warn"
     runner = faust.Worker(worker.app, loglevel=faust_level, quiet=True, redirect_stdouts=False)
+    # faust's start-up spinner writes terminal escape codes into the structured log stream.
+    runner.spinner = None
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:

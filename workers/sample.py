@@ -4,7 +4,8 @@
 whole health model and trigger catalogue of DOMAIN.md: steady healthy accounts, expansion
 candidates, usage drops (some recovering), accounts that go dark, silent champions, detractors,
 support escalations, low adoption, accounts sliding from healthy to at risk to critical (some
-recovering), renewals approaching (and a few renewing), plus a handful of duplicate deliveries.
+recovering), new customers whose onboarding goes wrong from the start, renewals approaching (and
+a few renewing), plus a handful of duplicate deliveries.
 
 Determinism is the point: a seeded `random.Random`, fixed dates and no wall clock, so the demo,
 the docs and the tests all see the very same events (and therefore the very same tasks).
@@ -61,6 +62,16 @@ _FEATURE_MIX: dict[str, tuple[int, int, int]] = {
 }
 # Low adoption: one core feature (1/6 = 17% < 30%) plus the non-core ones.
 _LOW_ADOPTION_MIX: dict[str, int] = {"dashboards": 40, "settings": 15, "search": 25, "comments": 20}
+# A stalled onboarding: the pilot group sticks to dashboards, reports and the integration being
+# set up (at most 3 of 6 core features, at most 50%: the adoption component is never good).
+_ONBOARDING_MIX: dict[str, int] = {
+    "dashboards": 35,
+    "integrations": 20,
+    "reports": 10,
+    "settings": 15,
+    "search": 10,
+    "comments": 10,
+}
 
 # Events per active user-day (1-4, mostly 1-2): realistic bursts without a flood of lines.
 _EVENTS_PER_DAY = (1, 2, 3, 4)
@@ -156,7 +167,18 @@ _PLAN: tuple[tuple[str, float], ...] = (
     ("sliding", 0.05),
     ("sliding_recovers", 0.035),
 )
-ARCHETYPES: tuple[str, ...] = ("healthy", *(name for name, _ in _PLAN))
+# Stories told by accounts taken from the healthy pool *after* the book is drawn, each re-rolled
+# from its own seeded generator: every other account stays exactly as it was.
+#   troubled_onboarding: a brand-new customer signs mid-sample. Only a small pilot group ever
+#   logs in and an integration blocker is escalated right after the warm-up, so its first real
+#   score is already at risk (no fall "from above": health_at_risk stays quiet) and the
+#   escalation takes it below 50: health_critical opens as a task of its own.
+_CONVERTED: tuple[tuple[str, float], ...] = (("troubled_onboarding", 0.035),)
+ARCHETYPES: tuple[str, ...] = (
+    "healthy",
+    *(name for name, _ in _PLAN),
+    *(name for name, _ in _CONVERTED),
+)
 # Stories that need a team of at least ~10 users so that "the earlier week had >= 5 active
 # users" holds and the fractions below are visible.
 _NEEDS_TEAM = {
@@ -165,6 +187,7 @@ _NEEDS_TEAM = {
     "usage_stops",
     "sliding",
     "sliding_recovers",
+    "troubled_onboarding",
 }
 
 _TYPE_RANK = {"account": 0, "ticket": 1, "nps": 2, "usage": 3}
@@ -192,6 +215,7 @@ class _Account:
     champion: int = 0  # index into users
     low_adoption: bool = False
     stop_day: int | None = None  # usage_stops: nothing at all from this day on
+    first_day: int = 0  # troubled_onboarding: the customer (and all its events) starts this day
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -216,6 +240,8 @@ class _Builder:
             return
         if account.stop_day is not None and kind != "account" and sec >= account.stop_day * _DAY:
             return
+        if kind != "account" and sec < account.first_day * _DAY:
+            return  # not a customer yet
         self.seq += 1
         self.raw.append((sec, _TYPE_RANK[kind], account.index, self.seq, kind, fields))
 
@@ -373,6 +399,19 @@ def _shape_story(rng: random.Random, acc: _Account, n_days: int) -> None:
             acc.off[u].append((p3, recover))
         acc.off[acc.champion].append((p2 - 1, recover))
         acc.extra.update(p2=p2, p3=p3, recover=recover)
+    elif kind == "troubled_onboarding":
+        # Signs mid-sample; a pilot group of 12-20% of the seats (the champion included) is all
+        # that ever logs in: usage stays below 25% of seats, critical once the warm-up is over.
+        onboard = day(rng.uniform(14, 26))
+        acc.first_day = onboard
+        acc.contract_start = _start_of(acc) + timedelta(days=onboard)
+        acc.renewal_date = acc.contract_start + timedelta(days=365)
+        size = max(2, math.floor(acc.seats * rng.uniform(0.12, 0.2)))
+        pilot = set(rng.sample(others, min(len(others), size - 1)))
+        for u in others:
+            if u not in pilot:
+                acc.off[u].append((0, n_days))
+        acc.extra.update(onboard_day=onboard, pilot=sorted(pilot), mix=_ONBOARDING_MIX)
 
 
 def _start_of(acc: _Account) -> date:
@@ -383,11 +422,14 @@ def _usage(rng: random.Random, b: _Builder, acc: _Account) -> None:
     if acc.low_adoption:
         features = list(_LOW_ADOPTION_MIX)
         weights = list(_LOW_ADOPTION_MIX.values())
+    elif "mix" in acc.extra:
+        features = list(acc.extra["mix"])
+        weights = list(acc.extra["mix"].values())
     else:
         features = list(_FEATURE_MIX)
         weights = [w for w, _, _ in _FEATURE_MIX.values()]
     cum = _cumulative(weights)
-    for d in range(b.n_days):
+    for d in range(acc.first_day, b.n_days):
         if acc.stop_day is not None and d >= acc.stop_day:
             break
         weekday = (b.start + timedelta(days=d)).weekday()
@@ -438,6 +480,9 @@ def _tickets(rng: random.Random, b: _Builder, acc: _Account) -> None:
     n_days = b.n_days
     scale = n_days / 56
     hours = 3600
+    if acc.archetype == "troubled_onboarding":
+        _onboarding_tickets(rng, b, acc)
+        return
     # Background support: routine tickets, opened -> (updated) -> resolved -> closed.
     count = {"smb": rng.randint(0, 2), "mid_market": rng.randint(1, 3)}.get(
         acc.segment, rng.randint(2, 5)
@@ -509,6 +554,37 @@ def _tickets(rng: random.Random, b: _Builder, acc: _Account) -> None:
         )
 
 
+def _onboarding_tickets(rng: random.Random, b: _Builder, acc: _Account) -> None:
+    """A how-to question in the first days, then the integration blocker, escalated once the
+    warm-up is over (an escalation during the warm-up would be a fall of the provisional score)."""
+    hours = 3600
+    onboard = acc.extra["onboard_day"]
+    asked = _work_hour_sec(rng, onboard + rng.randint(1, 3), acc.tz)
+    answered = asked + rng.randint(4, 30) * hours
+    _ticket(
+        b,
+        acc,
+        [
+            (asked, "opened", "normal"),
+            (answered, "resolved", "normal"),
+            (answered + rng.randint(24, 72) * hours, "closed", "normal"),
+        ],
+        "How do I bulk-invite users?",
+    )
+    opened = _work_hour_sec(rng, onboard + rng.randint(8, 10), acc.tz)
+    escalated = opened + rng.randint(4, 30) * hours
+    steps = [
+        (opened, "opened", "high"),
+        (escalated, "escalated", "urgent"),
+        (escalated + rng.randint(2, 20) * hours, "updated", "urgent"),
+    ]
+    if acc.extra["nth"] % 2:
+        # Half of them get the fix a week or two later; the others are still waiting.
+        fixed = escalated + rng.randint(7 * 24, 14 * 24) * hours
+        steps += [(fixed, "resolved", "urgent"), (fixed + 48 * hours, "closed", "urgent")]
+    _ticket(b, acc, steps, "Integration sync failing with 429")
+
+
 def _nps(rng: random.Random, b: _Builder, acc: _Account) -> None:
     if acc.extra.get("never_answers"):
         return
@@ -523,6 +599,12 @@ def _nps(rng: random.Random, b: _Builder, acc: _Account) -> None:
         b.add(_work_hour_sec(rng, day, acc.tz), "nps", acc, fields)
 
     others = [u for u in range(len(acc.users)) if u != acc.champion]
+    if kind == "troubled_onboarding":
+        # The onboarding survey, two weeks in: a pilot user is unhappy.
+        critic = rng.choice(acc.extra["pilot"] or [acc.champion])
+        day = acc.extra["onboard_day"] + 13 + rng.randint(0, 2)
+        respond(day, critic, rng.randint(2, 5), rng.choice(_DETRACTOR_COMMENTS))
+        return
     if kind in ("sliding", "sliding_recovers"):
         p2, p3, recover = acc.extra["p2"], acc.extra["p3"], acc.extra["recover"]
         respond(rng.randint(1, max(1, p2 - 6)), acc.champion, rng.choice((8, 9)))
@@ -572,7 +654,12 @@ def _account_events(rng: random.Random, b: _Builder, acc: _Account, accounts: in
         # Demo metadata (ignored by the contract): which story this account tells.
         "sample_archetype": acc.archetype,
     }
-    b.add((acc.index * 5 * 3600) // max(accounts, 1), "account", acc, initial)
+    if acc.first_day:
+        # A new customer: created in the CRM early on its first day (07:00 local time), before
+        # anyone logs in.
+        b.add(acc.first_day * _DAY + (7 - acc.tz) * 3600, "account", acc, initial)
+    else:
+        b.add((acc.index * 5 * 3600) // max(accounts, 1), "account", acc, initial)
 
     if "renew_day" in acc.extra:
         # Signed a few days before the renewal date: next year's renewal, a price uplift.
@@ -631,6 +718,7 @@ def _assign_cross_cutting(rng: random.Random, accs: list[_Account], n_days: int)
             offset = mark + rng.randint(1, max(1, n_days - 2))
         acc.renewal_date = start + timedelta(days=offset)
         acc.contract_start = _contract_start(rng, acc.renewal_date, start)
+        acc.extra["renewal_story"] = True
 
     expansions = [a for a in accs if a.archetype == "expansion"]
     for acc in expansions[::3]:
@@ -642,6 +730,35 @@ def _assign_cross_cutting(rng: random.Random, accs: list[_Account], n_days: int)
     for acc in quiet[-2:] if len(quiet) > 8 else []:
         acc.extra["new_csm_day"] = round(28 * scale)
         acc.extra["new_csm"] = CSMS[(CSMS.index(acc.csm_id) + 1) % len(CSMS)]
+
+
+def _convert_healthy(
+    accs: list[_Account], seed: int, start: date, n_days: int, id_width: int, names: set[str]
+) -> None:
+    """Retell a few plain healthy accounts as the `_CONVERTED` stories.
+
+    Runs after the book and its cross-cutting stories are drawn and uses its own generators,
+    so every other account comes out exactly as it would without these stories."""
+    n_total = len(accs)
+    pool = [
+        a
+        for a in accs
+        if a.archetype == "healthy"
+        and not {"renewal_story", "never_answers", "new_csm_day"} & set(a.extra)
+    ]
+    for archetype, share in _CONVERTED:
+        wanted = round(share * n_total)
+        if wanted < 1 or len(pool) < wanted:
+            continue
+        step = len(pool) // wanted
+        picks = pool[step // 2 :: step][:wanted]
+        pool = [a for a in pool if a not in picks]
+        for k, old in enumerate(picks):
+            segment = _SEGMENT_CYCLE[k % len(_SEGMENT_CYCLE)]
+            arng = random.Random(f"{seed}:{old.account_id}:{archetype}")
+            acc = _make_account(arng, old.index, archetype, segment, start, n_days, id_width, names)
+            acc.extra.update(nth=k, start=start)
+            accs[old.index] = acc
 
 
 def generate_sample(
@@ -674,6 +791,7 @@ def generate_sample(
         accs.append(acc)
 
     _assign_cross_cutting(rng, accs, n_days)
+    _convert_healthy(accs, seed, start, n_days, id_width, names)
     b = _Builder(start, n_days)
     for acc in accs:
         # One child generator per account: a story's randomness does not shift the others.

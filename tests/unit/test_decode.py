@@ -372,3 +372,20 @@ def test_dead_letter_of_missing_payload_and_naive_or_zoned_clock() -> None:
     letter = make_dead_letter("usage-events", 0, 0, b"x", "bad", zoned)
     assert letter.received_at.utcoffset() == timedelta(0)
     assert letter.received_at == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_timestamp_far_in_the_future_is_rejected() -> None:
+    import json as _json
+    from datetime import UTC, datetime, timedelta
+
+    import pytest as _pytest
+
+    from events.decode import DecodeError, decode_event
+
+    future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    raw = _json.dumps(
+        {"event_id": "f1", "account_id": "a", "occurred_at": future, "score": 5}
+    ).encode()
+    with _pytest.raises(DecodeError) as info:
+        decode_event("nps-events", raw)
+    assert "future" in info.value.error and "occurred_at" in info.value.error
