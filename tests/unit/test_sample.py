@@ -264,8 +264,15 @@ def test_account_facts_come_first_and_are_realistic(
         assert initial["arr"] > 0
         assert initial["champion_user_id"] in book.user_days or book.archetype == "usage_stops"
         contract_start = date.fromisoformat(initial["contract_start"])
-        # Existing customers: signed before the sample, renewing after the contract started.
-        assert contract_start < START < date.fromisoformat(initial["renewal_date"])
+        renewal = date.fromisoformat(initial["renewal_date"])
+        if book.archetype == "troubled_onboarding":
+            # A new customer: signed the day it appears, first renewal a year later.
+            first_day = START + timedelta(days=book.facts[0][0] // DAY)
+            assert contract_start == first_day > START
+            assert renewal == contract_start + timedelta(days=365)
+        else:
+            # Existing customers: signed before the sample, renewing after the contract started.
+            assert contract_start < START < renewal
         csms.add(initial["csm_id"])
     assert 6 <= len(csms) <= 10 and all(c.startswith("csm-") for c in csms)
 
@@ -467,6 +474,39 @@ def test_sliding_accounts_go_at_risk_then_critical_and_some_recover(
             assert recovered >= 14, (book.account_id, bands)  # above 70 for 2+ weeks
         else:
             assert recovered == 0, (book.account_id, bands)
+
+
+def test_troubled_onboarding_starts_at_risk_then_turns_critical(books: dict[str, Book]) -> None:
+    """A new customer whose first real score is already at risk (no fall from above: no
+    health_at_risk), then an escalation takes it below 50 (health_critical opens by itself)."""
+    onboarding = of(books, "troubled_onboarding")
+    assert 2 <= len(onboarding) <= 4
+    assert len({b.facts[0][1]["segment"] for b in onboarding}) >= 2
+    for book in onboarding:
+        first = book.facts[0][0] // DAY
+        assert 10 <= first <= N_DAYS - 21, book.account_id
+        # Nothing at all before the customer exists.
+        firsts = [s for steps in book.tickets.values() for s, _, _ in steps]
+        firsts += [s for s, _ in book.nps] + [s for secs in book.user_secs.values() for s in secs]
+        assert min(firsts) >= book.facts[0][0], book.account_id
+        # A small pilot group: well under a quarter of the seats ever log in.
+        seats = book.facts[0][1]["licensed_seats"]
+        assert 2 <= len(book.user_days) < 0.25 * seats, book.account_id
+        assert len(book.core_used(0, N_DAYS - 1)) <= 3
+        # The escalation lands after the 7-day warm-up.
+        escalated = [
+            sec
+            for steps in book.tickets.values()
+            for sec, status, _ in steps
+            if status == "escalated"
+        ]
+        assert escalated and min(escalated) >= (first + 8) * DAY, book.account_id
+        bands = [band(reference_score(book, d)) for d in range(first + 7, N_DAYS)]
+        assert "champion" not in bands and "healthy" not in bands, (book.account_id, bands)
+        assert bands[0] == "at_risk", (book.account_id, bands)
+        critical = bands.index("critical")
+        assert all(b == "critical" for b in bands[critical:]), (book.account_id, bands)
+        assert any(score <= 6 for _, score in book.nps), book.account_id
 
 
 # --------------------------------------------------------------------------- API and CLI
