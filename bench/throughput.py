@@ -323,8 +323,10 @@ async def follow_group(
                 )
             before = time.time()
             try:
-                offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
-            except Exception:  # the group may not exist yet on this broker
+                offsets = await asyncio.wait_for(
+                    admin.list_consumer_group_offsets(group, partitions=tps), timeout=5
+                )
+            except Exception:  # the group may not exist yet; a slow answer counts as none
                 offsets = {}
             after = time.time()
             committed = sum(max(0, meta.offset) for meta in offsets.values() if meta)

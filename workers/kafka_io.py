@@ -153,3 +153,11 @@ def follow(
             yield message.key, message.value, message.partition, message.offset
     finally:
         consumer.close()
+
+
+def prepare_topics(bootstrap: str, prefix: str, partitions: int, replication: int = 1) -> int:
+    """Wait for Kafka, then make sure every contract topic exists; see ensure_topics.
+
+    Raises KafkaUnavailable or ValueError with a message fit for the user."""
+    wait_for_kafka(bootstrap)
+    return ensure_topics(bootstrap, prefix, partitions, replication)

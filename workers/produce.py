@@ -7,7 +7,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from workers.jsonl_input import parse_jsonl_lines
-from workers.kafka_io import KafkaUnavailable, ensure_topics, make_producer, wait_for_kafka
+from workers.kafka_io import KafkaUnavailable, make_producer, prepare_topics
 
 
 def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> int:
@@ -25,8 +25,7 @@ def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> in
         print(f"{len(records)} valid event(s), {len(errors)} invalid line(s); nothing published")
         return 1 if errors else 0
     try:
-        wait_for_kafka(settings.kafka_bootstrap_servers)
-        ensure_topics(
+        prepare_topics(
             settings.kafka_bootstrap_servers,
             settings.topic_prefix,
             settings.topic_partitions,

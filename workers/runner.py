@@ -8,7 +8,7 @@ import redis
 
 from config.rules import RulesError, load_rules
 from config.settings import Settings
-from workers.kafka_io import KafkaUnavailable, ensure_topics, wait_for_kafka
+from workers.kafka_io import KafkaUnavailable, prepare_topics
 from workers.logs import configure_logging, get_logger
 
 EXIT_BAD_CONFIG = 2
@@ -27,8 +27,7 @@ def run_worker(settings: Settings) -> int:
         return EXIT_BAD_CONFIG
 
     try:
-        wait_for_kafka(settings.kafka_bootstrap_servers)
-        partitions = ensure_topics(
+        partitions = prepare_topics(
             settings.kafka_bootstrap_servers,
             settings.topic_prefix,
             settings.topic_partitions,
