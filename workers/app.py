@@ -93,7 +93,6 @@ class SignalWorker:
         self.partition_accounts: dict[int, set[str]] | None = None
         self.held_accounts: dict[int, set[str]] = {}
         self.loaded_partitions: set[int] = set()
-        self.last_tick: dict[int, datetime] = {}
         self.lock = asyncio.Lock()
         self._redis: RedisView | None = None
 
@@ -161,7 +160,6 @@ class SignalWorker:
         self.held_accounts.clear()
         self.loaded_partitions.clear()
         self.partition_accounts = None
-        self.last_tick.clear()
         self.clocks = PartitionClocks()
 
     async def _consume(self, stream: faust.StreamT) -> None:
@@ -281,11 +279,11 @@ class SignalWorker:
         if now is None:
             return
         boundary = floor_time(now, self.interval)
-        if self.last_tick.get(partition) is not None and boundary <= self.last_tick[partition]:
-            return
-        self.last_tick[partition] = boundary
+        reached = boundary.timestamp()
         for account_id in sorted(self._accounts_in(partition)):
             state = self._load(account_id, partition).state
+            if state.last_boundary is not None and state.last_boundary >= reached:
+                continue  # already evaluated there (by its own events or an earlier tick)
             outcome = advance_to(state, boundary, self.rules)
             self.metrics.time_driven_evaluations += 1
             output.add(state, outcome, None)

@@ -51,6 +51,7 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
     silent = "champ-quiet"  # champion goes silent, the rest of the account keeps... nothing
     renewal = "renew-quiet"
     stopped = "stop-quiet"
+    adoption = "adopt-quiet"
     renewal_date = (date(2026, 9, 1) + timedelta(days=95)).isoformat()
 
     setup = [
@@ -59,6 +60,10 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
         ),
         account_event(renewal, ts(0, 8), csm_id="csm-bo", renewal_date=renewal_date),
         account_event(stopped, ts(0, 8), csm_id="csm-cy", licensed_seats=10),
+        # contract started 59 days before day 0; only one core feature ever used
+        account_event(
+            adoption, ts(0, 8), csm_id="csm-di", licensed_seats=5, contract_start="2026-07-04"
+        ),
     ] + [account_event(d, ts(0, 8), licensed_seats=5) for d in drivers.values()]
     # The three quiet accounts are active in week one and then receive nothing at all.
     week_one = [usage_event(silent, "user-0", ts(0, 9))] + daily_usage(stopped, 0, 7, 8)
@@ -80,6 +85,7 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
             tasks_of(messages, silent, "champion_silent")
             and tasks_of(messages, renewal, "renewal_approaching")
             and tasks_of(messages, stopped, "usage_drop")
+            and tasks_of(messages, adoption, "low_adoption")
         )
 
     tasks = wait_for(ns, "playbook-tasks", ready, workers=[worker])
@@ -98,7 +104,40 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
     drop = tasks_of(tasks, stopped, "usage_drop")[0]
     assert drop["action"] == "opened"
     assert "100%" in drop["reason"]
+    low = tasks_of(tasks, adoption, "low_adoption")[0]
+    assert low["action"] == "opened" and low["owner_id"] == "csm-di"
+    assert low["evidence"]["adoption_ratio"] < 0.3
+    # 60 days after contract start and 14 observed days: day 14 at the earliest
+    assert parse_ts(low["created_at"]) >= parse_ts(ts(14, 0))
+
     # exactly one task per account and playbook, however many clock ticks went by
-    for account in (silent, renewal, stopped):
+    for account in (silent, renewal, stopped, adoption):
         opened = [t for t in tasks_of(tasks, account) if t["action"] == "opened"]
         assert len(opened) == len({t["playbook"] for t in opened})
+
+
+def test_wall_clock_mode_raises_time_driven_tasks_with_no_traffic_at_all(
+    ns: Namespace, workers: list[WorkerProcess]
+) -> None:
+    from datetime import UTC, datetime
+
+    ns.extra_env.update({"CS_TIME_DRIVEN_CLOCK": "event+wall", "CS_WALL_TICK_SECONDS": "1"})
+    worker = WorkerProcess(ns, "wall-1").start()
+    workers.append(worker)
+    twelve_days_ago = (datetime.now(UTC) - timedelta(days=12)).isoformat()
+    account = "wall-quiet"
+    produce_in_order(
+        ns,
+        [
+            (
+                "account-events",
+                [account_event(account, twelve_days_ago, champion_user_id="u-1", csm_id="csm-ana")],
+            ),
+            ("usage-events", [usage_event(account, "u-1", twelve_days_ago)]),
+        ],
+    )
+    # Nothing else arrives: only the wall clock can move this account's time.
+    tasks = wait_for(
+        ns, "playbook-tasks", lambda m: tasks_of(m, account, "champion_silent"), workers=[worker]
+    )
+    assert tasks_of(tasks, account, "champion_silent")[0]["owner_id"] == "csm-ana"
