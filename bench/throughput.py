@@ -355,6 +355,9 @@ def read_counts_file(path: Path) -> list[tuple[float, int]]:
 
 
 async def read_ops_metrics(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every snapshot published to `topic` until now (the worker keeps publishing, so read
+    until a message newer than the call, or until the topic is idle)."""
+    until_ms = time.time() * 1000
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
     )
@@ -367,6 +370,8 @@ async def read_ops_metrics(bootstrap: str, topic: str) -> list[dict[str, Any]]:
                 return snapshots
             for messages in batches.values():
                 for message in messages:
+                    if message.timestamp >= until_ms:
+                        return snapshots
                     with contextlib.suppress(ValueError):
                         snapshots.append(json.loads(message.value))
     finally:
@@ -407,11 +412,14 @@ async def measure_latency(
     rate: float,
     nps_every: int,
     run_id: str,
+    event_time_from: datetime | None,
 ) -> LatencyResult:
     """(d): paced usage events for the sample's accounts plus, every `nps_every`-th event, an
     NPS detractor (score 2) for a fresh account; latency = arrival of that account's first
     nps_detractor task on playbook-tasks - the moment the NPS event was handed to the
-    producer. Events are stamped with the wall clock (occurred_at and Kafka timestamp)."""
+    producer. The Kafka timestamp is the wall clock; occurred_at is the wall clock too when
+    `event_time_from` is None, else `event_time_from` + the time elapsed since (d) began, so
+    event time runs on seamlessly from the throughput sample and no catch-up is triggered."""
     tasks_tp = [TopicPartition(prefix + "playbook-tasks", p) for p in range(partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -458,7 +466,12 @@ async def measure_latency(
                 index = sent
                 sent += 1
                 now = time.time()
-                stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                moment = (
+                    datetime.fromtimestamp(now, UTC)
+                    if event_time_from is None
+                    else event_time_from + timedelta(seconds=time.perf_counter() - started)
+                )
+                stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 if index % nps_every == nps_every - 1:
                     account = f"bench-{run_id}-nps-{index}"
                     body = {
@@ -701,7 +714,7 @@ async def run(args: argparse.Namespace) -> Report:
     failed = True
     try:
         say(f"building {n:,} events from the demo sample ...")
-        records, report.kinds, _last = build_events(n)
+        records, report.kinds, last_event_time = build_events(n)
         say("starting embedded broker and Redis ...")
         broker.start()
         store.start()
@@ -811,6 +824,7 @@ async def run(args: argparse.Namespace) -> Report:
             profiler = None
             if profile_path.exists():
                 report.profile = summarize_py_spy(profile_path, BENCH_DIR.parent)
+        await asyncio.sleep(COUNTER_INTERVAL_S * 1.5)  # one more snapshot, after completion
         snapshots = await read_ops_metrics(bootstrap, prefixes["c"] + "ops-metrics")
         if snapshots:
             last = snapshots[-1]
@@ -837,7 +851,9 @@ async def run(args: argparse.Namespace) -> Report:
         if not args.skip_latency:
             report.latency_settings = (
                 f"{args.rate:,.0f} ev/s for {args.latency_seconds:.0f} s after "
-                f"{args.warmup_seconds:.0f} s warm-up; 1 in {args.nps_every} an NPS detractor"
+                f"{args.warmup_seconds:.0f} s warm-up; 1 in {args.nps_every} an NPS detractor; "
+                + ("wall-clock" if args.wall_clock_event_time else "continued")
+                + " event time"
             )
             say(f"(d) latency: {report.latency_settings} ...")
             report.latency = await measure_latency(
@@ -850,6 +866,11 @@ async def run(args: argparse.Namespace) -> Report:
                 rate=args.rate,
                 nps_every=args.nps_every,
                 run_id=run_id,
+                event_time_from=(
+                    None
+                    if args.wall_clock_event_time
+                    else datetime.fromisoformat(last_event_time) + timedelta(seconds=1)
+                ),
             )
             if worker.proc.poll() is not None:
                 raise BenchError("the worker died during (d); log tail:\n" + worker.log_tail())
@@ -907,6 +928,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--nps-every", type=int, default=50, help="(d) every k-th event is an NPS detractor"
     )
     parser.add_argument("--skip-latency", action="store_true", help="skip (d)")
+    parser.add_argument(
+        "--wall-clock-event-time",
+        action="store_true",
+        help="(d) stamps occurred_at with the wall clock instead of continuing the sample's "
+        "event time (the worker then first catches up weeks of time-driven evaluations)",
+    )
     parser.add_argument(
         "--py-spy",
         metavar="PATH",

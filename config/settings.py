@@ -79,7 +79,10 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "0",
         "standby copies of each table on other workers, for faster fail-over",
     ),
-    "CS_BATCH_MAX": ("500", "most events a worker folds in one batch"),
+    "CS_BATCH_MAX": (
+        "2000",
+        "most events a worker folds in one batch (state is saved once per account per batch)",
+    ),
     "CS_BATCH_WITHIN_MS": ("50", "longest a worker waits to fill a batch, in milliseconds"),
     "CS_SESSION_TIMEOUT_SECONDS": (
         "30",
@@ -129,7 +132,7 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     worker_id: str = Field(default_factory=lambda: _default_worker_id(), min_length=1)
     standby_replicas: int = Field(default=0, ge=0)
-    batch_max: int = Field(default=500, ge=1)
+    batch_max: int = Field(default=2000, ge=1)
     batch_within_ms: int = Field(default=50, ge=1)
     session_timeout_seconds: float = Field(default=30.0, gt=0)
     rebalance_timeout_seconds: float = Field(default=10.0, gt=0)

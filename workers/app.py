@@ -93,6 +93,7 @@ class SignalWorker:
         self.partition_accounts: dict[int, set[str]] | None = None
         self.held_accounts: dict[int, set[str]] = {}
         self.loaded_partitions: set[int] = set()
+        self.partition_counts: dict[str, int] = {}
         self.lock = asyncio.Lock()
         self._redis: RedisView | None = None
 
@@ -198,9 +199,7 @@ class SignalWorker:
                 pending.append(await self._dead_letter(message, raw, exc.error))
                 continue
             key = model.account_id.encode("utf-8")
-            partitions = self.app.consumer.topic_partitions(message.topic) or (
-                settings.topic_partitions
-            )
+            partitions = self._partition_count(message.topic)
             if message.key != key or message.partition != partition_for(key, partitions):
                 # Unkeyed or foreign-partitioned: send it back keyed by account so the
                 # partition that owns the account's state processes it.
@@ -218,6 +217,13 @@ class SignalWorker:
             self._tick_partition(partition, output)
         self.metrics.batches += 1
         await self._publish(output, pending)
+
+    def _partition_count(self, topic: str) -> int:
+        count = self.partition_counts.get(topic)
+        if count is None:
+            count = self.app.consumer.topic_partitions(topic) or self.settings.topic_partitions
+            self.partition_counts[topic] = count
+        return count
 
     def _holding(self, partition: int) -> set[str]:
         return self.held_accounts.setdefault(partition, set())

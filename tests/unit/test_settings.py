@@ -47,7 +47,7 @@ def test_defaults() -> None:
     assert s.log_level == "INFO"
     assert s.worker_id == f"{socket.gethostname()}-{os.getpid()}"
     assert s.standby_replicas == 0
-    assert s.batch_max == 500
+    assert s.batch_max == 2000
     assert s.batch_within_ms == 50
     assert s.session_timeout_seconds == 30
     assert s.rebalance_timeout_seconds == 10
