@@ -11,7 +11,8 @@ events is the pipeline's own work.
 
 Every BENCH_COUNTS_INTERVAL seconds (default 1) it appends `{"t": epoch, "n": count}` to
 BENCH_COUNTS_FILE (when set), the same kind of counter the worker publishes on ops-metrics.
-Stop it with SIGTERM or Ctrl-C. Run by bench/throughput.py; by hand:
+BENCH_NOOP_LOGLEVEL (default WARN) is faust's log level. Stop it with SIGTERM or Ctrl-C.
+Run by bench/throughput.py; by hand:
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 CS_APP_ID=noop CS_TOPIC_PREFIX=b. \
         python bench/noop_app.py
@@ -94,7 +95,8 @@ def build_app() -> faust.App:
 
 def main() -> int:
     app = build_app()
-    worker = faust.Worker(app, loglevel="WARN", quiet=True, redirect_stdouts=False)
+    loglevel = _env("BENCH_NOOP_LOGLEVEL", "WARN")
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
