@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.models import AccountEvent, AnyInbound, NpsEvent, TicketEvent, UsageEvent
+from workers.core import engine
 from workers.core.engine import advance_to, apply_event, new_state
 from workers.core.state import AccountState
-from workers.core.testing import T0, default_rules
+from workers.core.testing import T0, default_rules, rules_with
 
 RULES = default_rules()
 FEATURES = ["dashboards", "reports", "alerts", "integrations", "automation", "exports", "x"]
@@ -204,3 +206,63 @@ def test_no_usage_or_adoption_verdict_during_the_warmup(specs: list) -> None:
                 assert {"usage", "adoption"} <= set(msg["components_missing"])
         elif msg["playbook"] == "low_adoption" and msg["action"] == "opened":
             assert datetime.fromisoformat(msg["created_at"]) >= observed
+
+
+# Rules whose time thresholds are short enough to be crossed inside a generated stream, and
+# conditions on every time-dependent metric, so skipped boundaries would show.
+TIMED_RULES = rules_with(
+    playbooks={
+        "nps_detractor": {"cooldown": "2d", "params": {"resolve_after": "3d"}},
+        "health_at_risk": {"cooldown": "1d", "params": {"resolve_weeks": 0.5}},
+        "health_critical": {"cooldown": "30h", "params": {"resolve_weeks": 0.3}},
+        "champion_silent": {"cooldown": "1d", "params": {"max_inactive_days": 2}},
+        "support_escalation": {"cooldown": "5h"},
+        "urgent_aging": {
+            "condition": "oldest_urgent_ticket_age_hours > 30",
+            "priority": "high",
+            "owner_role": "csm",
+            "sla": "1d",
+            "cooldown": "3h",
+        },
+        "nps_and_escalations": {
+            "condition": "days_since_last_nps >= 2 and escalations_30d >= 1",
+            "resolve_when": "latest_nps >= 0 and days_since_champion_active >= 1",
+            "priority": "medium",
+            "owner_role": "csm",
+            "sla": "2d",
+            "cooldown": "1d",
+        },
+    },
+    health={"support": {"window": "3d"}, "satisfaction": {"window": "4d"}},
+)
+
+
+def _run_with_ticks(rules: Any, events: list[AnyInbound], ticks: list[int]) -> tuple[Any, ...]:
+    state = new_state("acc-a")
+    outputs: list[dict] = []
+    for ev, tick in zip(events, ticks, strict=True):
+        res = apply_event(state, ev, rules)
+        res.extend(advance_to(state, ev.occurred_at + timedelta(minutes=tick), rules))
+        outputs.extend(h.model_dump(mode="json") for h in res.health)
+        outputs.extend(t.model_dump(mode="json") for t in res.tasks)
+    res = advance_to(state, END, rules)
+    outputs.extend(t.model_dump(mode="json") for t in res.tasks)
+    outputs.extend(h.model_dump(mode="json") for h in res.health)
+    return outputs, json.dumps(state.to_dict(), sort_keys=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_specs, st.data(), st.booleans())
+def test_skipping_quiet_boundaries_changes_nothing(specs: list, data, timed: bool) -> None:
+    """Boundaries skipped after an evaluation that changed nothing (engine._quiet_until) give
+    exactly the outputs and state of evaluating every boundary."""
+    rules = TIMED_RULES if timed else RULES
+    events = sorted(build("acc-a", specs), key=lambda e: e.occurred_at)
+    if data.draw(st.booleans()):
+        events = build("acc-a", specs)  # out of order too
+    ticks = data.draw(st.lists(st.integers(0, 5 * 24 * 60), min_size=len(events)))[: len(events)]
+    ticks += [0] * (len(events) - len(ticks))
+    skipped = _run_with_ticks(rules, events, ticks)
+    with mock.patch.object(engine, "_quiet_until", lambda state, now, rules, plan: now):
+        every = _run_with_ticks(rules, events, ticks)
+    assert skipped == every

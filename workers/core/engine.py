@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from config.rules import CompiledPlaybook, Rules
+from config.rules import Rules
 from events.models import (
     AccountEvent,
     AnyInbound,
@@ -36,6 +36,7 @@ from .fold import (
 from .health import score_health
 from .lifecycle import TaskContext, escalate, step
 from .metrics import compute_metrics
+from .plan import Plan, plan_for
 from .state import DAY, AccountState, TaskState, to_dt, to_ts
 from .triggers import CHECKS, EvalContext
 
@@ -81,8 +82,24 @@ def apply_event(state: AccountState, event: AnyInbound, rules: Rules) -> Outcome
 
     if isinstance(event, UsageEvent):
         # Hot path: usage never evaluates mid-interval.
+        quiet = state.quiet
+        if quiet is None:
+            fold_usage(state, event, seg_rules, ts)
+            return out
+        first_seen, champion = state.first_seen, state.champion_last_active
         fold_usage(state, event, seg_rules, ts)
+        # Usage of the quiet evaluation's own day (or later) is in no window until that day
+        # has completed, and the quiet never outlasts the day; only a late usage event (a
+        # completed day), a new first event or champion activity can change an evaluation.
+        if (
+            int(ts // DAY) < quiet[2]
+            or state.first_seen != first_seen
+            or state.champion_last_active != champion
+        ):
+            state.quiet = None
         return out
+
+    state.quiet = None  # the event changes the state: nothing is known to be quiet any more
 
     ticket: TicketChange | None = None
     account: AccountChange | None = None
@@ -147,8 +164,18 @@ def _catch_up(state: AccountState, ts: float, rules: Rules, out: Outcome) -> Non
             # Already evaluated later than this boundary (by an event): time does not go back.
             state.last_boundary = boundary
             continue
+        quiet = state.quiet
+        if quiet is not None and boundary < quiet[0] and quiet[1] is rules:
+            # Nothing the evaluation reads has changed since the last one, which changed
+            # nothing: it would do nothing again (see _quiet_until).
+            state.last_eval = boundary
+            state.last_boundary = boundary
+            continue
         out.extend(_evaluate(state, boundary, rules))
         state.last_boundary = boundary
+
+
+_BLANK_TASK = TaskState()  # read-only stand-in for a playbook that never had a task
 
 
 def _evaluate(
@@ -160,34 +187,40 @@ def _evaluate(
     account: AccountChange | None = None,
 ) -> Outcome:
     out = Outcome(applied=True)
+    state.quiet = None
     state.last_eval = now
     prune(state, rules, now)
     metrics = compute_metrics(state, now, rules)
+    plan = plan_for(rules)
 
     result = score_health(metrics, rules.health)
     previous_published = state.published
+    # What an evaluation may change without publishing anything (see _quiet_until).
+    previous = state.health
+    previous_at_risk_from = state.at_risk_from
+    previous_milestones = state.renewal_milestones
     snapshot = None
     if result is not None:
-        snapshot = {"score": result.score, "band": result.band}
-        previous = state.health
-        if result.band == "at_risk":
+        score = result.score
+        band = result.band
+        warming = result.warming_up
+        snapshot = {"score": score, "band": band}
+        if band == "at_risk":
             if previous is None or previous["band"] != "at_risk":
                 # The end of the warm-up (usage and adoption joining a provisional score) is a
                 # change of model, not a fall: "from above" compares like with like.
                 entered_from_above = (
                     previous is not None
                     and previous["score"] >= rules.health.bands.healthy
-                    and bool(previous.get("warmup")) == result.warming_up
+                    and bool(previous.get("warmup")) == warming
                 )
                 state.at_risk_from = previous["score"] if entered_from_above else None
         else:
             state.at_risk_from = None
-        state.health = {
-            **snapshot,
-            "components": {c: v.points for c, v in sorted(result.components.items())},
-        }
-        if result.warming_up:
-            state.health["warmup"] = True
+        health = {"score": score, "band": band, "components": result.points}
+        if warming:
+            health["warmup"] = True
+        state.health = health
         published = state.published
         # Also published when the warm-up ends, even at the same score: the explanation now
         # counts usage and adoption.
@@ -195,12 +228,12 @@ def _evaluate(
             published["score"],
             published["band"],
             bool(published.get("warmup")),
-        ) != (result.score, result.band, result.warming_up):
+        ) != (score, band, warming):
             out.health.append(
                 HealthScore(
                     account_id=state.account_id,
-                    score=result.score,
-                    band=result.band,  # type: ignore[arg-type]
+                    score=score,
+                    band=band,  # type: ignore[arg-type]
                     components=result.components,
                     previous_score=published["score"] if published else None,
                     previous_band=published["band"] if published else None,
@@ -208,8 +241,8 @@ def _evaluate(
                     components_missing=result.missing,
                 )
             )
-            state.published = {**snapshot, "warmup": True} if result.warming_up else snapshot
-        metrics["health_score"] = result.score
+            state.published = {**snapshot, "warmup": True} if warming else snapshot
+        metrics["health_score"] = score
 
     renewal = state.facts.get("renewal_date")
     moved = None
@@ -234,19 +267,106 @@ def _evaluate(
         renewal_moved=moved,
     )
     tctx = TaskContext(state=state, now=now, health=snapshot)
-    by_id: dict[str, CompiledPlaybook] = {pb.id: pb for pb in compiled.playbooks}
-    critical_steps: dict[str, list[str]] = {}
-    for pb in compiled.by_kind.get("health_critical", [])[:1]:
-        critical_steps["health_at_risk"] = list(pb.rule.steps)
+    by_id = plan.by_id
+    critical_steps = plan.critical_steps
+    tasks = state.tasks
+    messages = out.tasks
     for pb in compiled.playbooks:
-        task = state.tasks.get(pb.id) or TaskState()
-        check = CHECKS[pb.kind](pb, ctx, task)
+        task = tasks.get(pb.id)
+        if task is None:
+            # The checks only read a task that is not open; a fresh one is made only when
+            # something fires (step never changes a task on neither fire nor resolve).
+            check = CHECKS[pb.kind](pb, ctx, _BLANK_TASK)
+            if check.fire is None:
+                continue
+            task = TaskState()
+        else:
+            check = CHECKS[pb.kind](pb, ctx, task)
         if check.escalate is not None and check.fire is not None:
             target_pb = by_id[check.escalate]
-            out.tasks.extend(escalate(target_pb, state.tasks[target_pb.id], pb, check.fire, tctx))
+            messages.extend(escalate(target_pb, tasks[target_pb.id], pb, check.fire, tctx))
             continue
         extra = critical_steps.get(pb.kind) if task.escalated else None
-        out.tasks.extend(step(pb, check, task, tctx, extra))
+        messages.extend(step(pb, check, task, tctx, extra))
         if task.episode:
-            state.tasks[pb.id] = task
+            tasks[pb.id] = task
+    if (
+        event is None
+        and not out.tasks
+        and not out.health
+        and not ctx.changed
+        and state.health == previous
+        and state.at_risk_from == previous_at_risk_from
+        and state.renewal_milestones is previous_milestones
+    ):
+        state.quiet = (_quiet_until(state, now, rules, plan), rules, int(now // DAY))
     return out
+
+
+_MARGIN = 1.0  # seconds: a threshold is treated as reached a little early (float rounding)
+
+
+def _quiet_until(state: AccountState, now: float, rules: Rules, plan: Plan) -> float:
+    """The first instant after `now` from which an evaluation might differ from the one just
+    made at `now`, given that it changed nothing (no message, no state) and no event is folded
+    in between. Boundaries before it may be skipped: they would change nothing either.
+
+    An evaluation is a function of the state and of these time-dependent quantities, each of
+    which is constant until the instant computed for it below:
+    - everything derived from the UTC day (usage windows, observed_days, days_to_renewal,
+      days_since_contract_start, pruning): the end of the day;
+    - days_since_champion_active: the next whole day since the champion's reference time;
+    - escalations_30d: an escalation entering or leaving the support window;
+    - latest_nps / days_since_last_nps: a response entering the past or leaving the window,
+      or the next whole day since the latest one;
+    - oldest_urgent_ticket_age_hours: changes continuously, so no quiet at all while an
+      urgent ticket is open and a condition reads it;
+    - task state: a cool-down ending, a detractor task's resolve_after, a health task's
+      recovery weeks (ok_since + resolve_weeks).
+    """
+    until = (int(now // DAY) + 1) * DAY  # exact: boundaries below it are on the same day
+    cands: list[float] = []
+    if state.facts.get("champion_user_id") is not None:
+        ref = state.champion_last_active
+        if ref is None:
+            ref = state.champion_since
+        if ref is not None:
+            cands.append(ref + (max(0, int((now - ref) // DAY)) + 1) * DAY)
+    esc_window = plan.esc_window
+    for entry in state.escalations:
+        cands.append(entry[0])
+        cands.append(entry[0] + esc_window)
+    latest = None
+    for entry in state.nps:
+        if entry[0] > now:
+            cands.append(entry[0])
+        else:
+            latest = entry
+    if latest is not None:
+        cands.append(latest[0] + plan.nps_window)
+        cands.append(latest[0] + (int((now - latest[0]) // DAY) + 1) * DAY)
+    if plan.reads_urgent_age and any(t.priority == "urgent" for t in state.tickets.values()):
+        return now
+    tasks = state.tasks
+    for pid, kind, cooldown, threshold in plan.timed:
+        task = tasks.get(pid)
+        if task is None:
+            continue
+        if not task.open:
+            if task.resolved_at is not None:
+                cands.append(task.resolved_at + cooldown)
+        elif threshold is not None:
+            if kind == "nps_detractor":
+                times = [e[0] for e in state.nps if e[2] in task.keys]
+                if not times and not task.opened_at:
+                    return now  # measured from `now` itself (check_nps_detractor)
+                cands.append(max(times, default=task.opened_at or now) + threshold)
+            elif task.ok_since is not None:
+                cands.append(task.ok_since + threshold)
+    # Every quantity above is monotone in time; one whose threshold was crossed well before
+    # `now` stays crossed. A threshold at about `now` may still be crossed just after it
+    # ("leaves the window when now > t + window"), so it ends the quiet at once.
+    for c in cands:
+        if c > now - _MARGIN and c - _MARGIN < until:
+            until = c - _MARGIN
+    return until

@@ -1,9 +1,12 @@
 """The health score: five components, points per band, weights shared pro rata when a
-component has no data. Every edge is inclusive exactly as DOMAIN.md writes it."""
+component has no data. Every edge is inclusive exactly as DOMAIN.md writes it.
+
+`score_health` runs at every evaluation but a HealthScore is only published when the score or
+band changes, so the result keeps plain numbers and builds the `HealthComponent` models (with
+their rounded figures and explanations) only when `components` is first read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from config.rules import COMPONENTS, HealthRules
@@ -12,15 +15,93 @@ from events.models import HealthComponent
 _EPS = 1e-9  # ratios like 5/10 must land on the inclusive edge despite float rounding
 
 
-@dataclass
+class _HealthPlan:
+    """The per-HealthRules constants of scoring, read once instead of at every evaluation."""
+
+    __slots__ = ("health", "points", "weights", "positive", "provisional_weights", "n_core")
+
+    def __init__(self, health: HealthRules) -> None:
+        self.health = health  # keeps the id used as the cache key alive
+        self.points: dict[str, int] = health.points.model_dump()
+        self.weights = dict(health.weights)
+        self.positive = frozenset(c for c in COMPONENTS if self.weights.get(c, 0) > 0)
+        self.provisional_weights = (
+            self.weights.get("usage", 0) > 0 or self.weights.get("adoption", 0) > 0
+        )
+        self.n_core = len(health.core_features)
+
+
+_PLANS: dict[int, _HealthPlan] = {}
+
+
+def _plan(health: HealthRules) -> _HealthPlan:
+    plan = _PLANS.get(id(health))
+    if plan is None or plan.health is not health:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        plan = _PLANS[id(health)] = _HealthPlan(health)
+    return plan
+
+
 class HealthResult:
-    score: float
-    band: str
-    components: dict[str, HealthComponent]
-    missing: list[str]
-    # Usage and adoption were left out because the account is still warming up: a provisional
-    # score, not a baseline to fall from.
-    warming_up: bool = False
+    """score, band, the components left out (`missing`) and per-component points; the
+    `HealthComponent` models are built on first access of `components`."""
+
+    __slots__ = ("score", "band", "missing", "warming_up", "points", "_parts", "_components")
+
+    def __init__(
+        self,
+        score: float,
+        band: str,
+        parts: list[tuple[Any, ...]],
+        missing: list[str],
+        warming_up: bool = False,
+    ) -> None:
+        self.score = score
+        self.band = band
+        self.missing = missing
+        # Usage and adoption were left out because the account is still warming up: a
+        # provisional score, not a baseline to fall from.
+        self.warming_up = warming_up
+        self._parts = parts
+        self._components: dict[str, HealthComponent] | None = None
+        # component -> points, in component-name order (as stored in the state).
+        self.points: dict[str, int] = {p[0]: p[2] for p in sorted(parts, key=_first)}
+
+    @property
+    def components(self) -> dict[str, HealthComponent]:
+        if self._components is None:
+            self._components = {
+                c: HealthComponent(
+                    raw=_raw(c, raw),
+                    points=pts,
+                    weight=round(weight, 4),
+                    contribution=round(contribution, 2),
+                    detail=_detail(c, raw, detail),
+                )
+                for c, raw, pts, weight, contribution, detail in self._parts
+            }
+        return self._components
+
+
+def _first(part: tuple[Any, ...]) -> str:
+    return part[0]
+
+
+def _raw(component: str, raw: Any) -> Any:
+    return round(raw, 4) if component in ("usage", "adoption") else raw
+
+
+def _detail(component: str, raw: Any, d: tuple[Any, ...]) -> str:
+    if component == "usage":
+        return f"{d[0]} of {d[1]} seats active in 7 days ({raw:.0%})"
+    if component == "adoption":
+        return f"{d[0]} of {d[1]} core features used ({raw:.0%})"
+    if component == "engagement":
+        return f"champion last active {raw} days ago"
+    if component == "satisfaction":
+        return f"latest NPS {raw}"
+    return f"{d[0]} escalations in 30 days, {raw} open high/urgent tickets"
 
 
 def in_warmup(m: dict[str, Any], health: HealthRules) -> bool:
@@ -52,27 +133,27 @@ def _grade_at_least(value: float, good: float, at_risk: float) -> str:
 
 
 def _grades(
-    m: dict[str, Any], health: HealthRules, warming: bool
-) -> dict[str, tuple[Any, str, str]]:
-    """component -> (raw value, grade, detail) for the components that have data."""
-    out: dict[str, tuple[Any, str, str]] = {}
-    ratio = None if warming else m.get("active_users_7d_ratio")
-    if ratio is not None:
-        u = health.usage
-        out["usage"] = (
-            round(ratio, 4),
-            _grade_at_least(ratio, u.good_at_least, u.at_risk_at_least),
-            f"{m['active_users_7d']} of {m['licensed_seats']} seats active in 7 days ({ratio:.0%})",
-        )
-    adoption = None if warming else m.get("adoption_ratio")
-    if adoption is not None:
-        a = health.adoption
-        out["adoption"] = (
-            round(adoption, 4),
-            _grade_at_least(adoption, a.good_at_least, a.at_risk_at_least),
-            f"{m['core_features_used_30d']} of {len(health.core_features)} core features used "
-            f"({adoption:.0%})",
-        )
+    m: dict[str, Any], health: HealthRules, warming: bool, n_core: int
+) -> dict[str, tuple[Any, str, tuple[Any, ...]]]:
+    """component -> (raw value, grade, detail data) for the components that have data."""
+    out: dict[str, tuple[Any, str, tuple[Any, ...]]] = {}
+    if not warming:
+        ratio = m.get("active_users_7d_ratio")
+        if ratio is not None:
+            u = health.usage
+            out["usage"] = (
+                ratio,
+                _grade_at_least(ratio, u.good_at_least, u.at_risk_at_least),
+                (m["active_users_7d"], m["licensed_seats"]),
+            )
+        adoption = m.get("adoption_ratio")
+        if adoption is not None:
+            a = health.adoption
+            out["adoption"] = (
+                adoption,
+                _grade_at_least(adoption, a.good_at_least, a.at_risk_at_least),
+                (m["core_features_used_30d"], n_core),
+            )
     days = m.get("days_since_champion_active")
     if days is not None:
         e = health.engagement
@@ -83,15 +164,11 @@ def _grades(
             if days <= e.at_risk_at_most_days
             else "critical"
         )
-        out["engagement"] = (days, grade, f"champion last active {days} days ago")
+        out["engagement"] = (days, grade, ())
     nps = m.get("latest_nps")
     if nps is not None:
         s = health.satisfaction
-        out["satisfaction"] = (
-            nps,
-            _grade_at_least(nps, s.good_at_least, s.at_risk_at_least),
-            f"latest NPS {nps}",
-        )
+        out["satisfaction"] = (nps, _grade_at_least(nps, s.good_at_least, s.at_risk_at_least), ())
     sup = health.support
     esc = m.get("escalations_30d") or 0
     hu = m.get("open_high_urgent_tickets") or 0
@@ -101,7 +178,7 @@ def _grades(
         grade = "at_risk"
     else:
         grade = "good"
-    out["support"] = (hu, grade, f"{esc} escalations in 30 days, {hu} open high/urgent tickets")
+    out["support"] = (hu, grade, (esc,))
     return out
 
 
@@ -109,29 +186,26 @@ def score_health(m: dict[str, Any], health: HealthRules) -> HealthResult | None:
     """None only when every component with data has weight 0.
 
     Usage and adoption have no data while the account warms up (`health.warmup_days`)."""
+    plan = _plan(health)
     warming = in_warmup(m, health)
-    grades = _grades(m, health, warming)
-    points = health.points.model_dump()
-    weights = health.weights
-    used = [c for c in COMPONENTS if c in grades and weights.get(c, 0) > 0]
+    grades = _grades(m, health, warming, plan.n_core)
+    points = plan.points
+    weights = plan.weights
+    positive = plan.positive
+    used = [c for c in COMPONENTS if c in grades and c in positive]
     missing = [c for c in COMPONENTS if c not in used]
     total_weight = sum(weights[c] for c in used)
     if total_weight <= 0:
         return None
-    components: dict[str, HealthComponent] = {}
+    parts: list[tuple[Any, ...]] = []
     score = 0.0
     for c in used:
         raw, grade, detail = grades[c]
         weight = weights[c] / total_weight
-        contribution = 20 * weight * points[grade]
+        pts = points[grade]
+        contribution = 20 * weight * pts
         score += contribution
-        components[c] = HealthComponent(
-            raw=raw,
-            points=points[grade],
-            weight=round(weight, 4),
-            contribution=round(contribution, 2),
-            detail=detail,
-        )
+        parts.append((c, raw, pts, weight, contribution, detail))
     score = round(min(100.0, max(20.0, score)), 1)
-    provisional = warming and (weights.get("usage", 0) > 0 or weights.get("adoption", 0) > 0)
-    return HealthResult(score, band_for(score, health), components, missing, provisional)
+    provisional = warming and plan.provisional_weights
+    return HealthResult(score, band_for(score, health), parts, missing, provisional)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .state import DAY, AccountState, to_dt
+from .plan import plan_for
+from .state import DAY, AccountState
 
 if TYPE_CHECKING:
     from config.rules import Rules
@@ -88,37 +89,49 @@ def _usage_aggregates(state: AccountState, today: int, adoption_days: int) -> tu
     return cache
 
 
-def _days_between(later: date, earlier_iso: str | None) -> int | None:
-    if earlier_iso is None:
-        return None
-    return (later - date.fromisoformat(earlier_iso)).days
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ORDINALS: dict[str, int] = {}
+
+
+def _ordinal(iso: str) -> int:
+    """`date.fromisoformat(iso).toordinal()`, memoised (a handful of dates per account)."""
+    n = _ORDINALS.get(iso)
+    if n is None:
+        if len(_ORDINALS) > 100_000:
+            _ORDINALS.clear()
+        n = _ORDINALS[iso] = date.fromisoformat(iso).toordinal()
+    return n
+
+
+_BLANK = dict.fromkeys(METRICS)
 
 
 def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, Any]:
     """Every metric in METRICS except health_score (added by the engine after scoring)."""
+    plan = plan_for(rules)
     today = int(now // DAY)
     facts = state.facts
     seats = facts.get("licensed_seats")
-    m: dict[str, Any] = dict.fromkeys(METRICS)
-    if state.first_seen is not None:
-        m["observed_days"] = max(0, today - int(state.first_seen // DAY))
-
-    # Usage needs at least one completed observed day, otherwise a brand-new account would
-    # look like it has zero users.
-    if state.first_seen is not None and int(state.first_seen // DAY) < today:
-        adoption_days = max(1, int(rules.health.adoption.window.total_seconds() // DAY))
-        _, _, a7, p7, a30, vol7, features = _usage_aggregates(state, today, adoption_days)
-        core = rules.health.core_features
-        core_used = sum(1 for f in core if f in features)
-        m["active_users_7d"] = a7
-        m["active_users_prev_7d"] = p7
-        m["active_users_30d"] = a30
-        m["usage_volume_7d"] = vol7
-        m["usage_change_7d"] = (a7 - p7) / p7 if p7 else None
-        m["active_users_7d_ratio"] = a7 / seats if seats else None
-        m["features_used_30d"] = len(features)
-        m["core_features_used_30d"] = core_used
-        m["adoption_ratio"] = core_used / len(core) if core else None
+    m: dict[str, Any] = _BLANK.copy()
+    first_seen = state.first_seen
+    if first_seen is not None:
+        first_day = int(first_seen // DAY)
+        m["observed_days"] = max(0, today - first_day)
+        # Usage needs at least one completed observed day, otherwise a brand-new account
+        # would look like it has zero users.
+        if first_day < today:
+            _, _, a7, p7, a30, vol7, features = _usage_aggregates(state, today, plan.adoption_days)
+            core = plan.core_features
+            core_used = sum(1 for f in core if f in features)
+            m["active_users_7d"] = a7
+            m["active_users_prev_7d"] = p7
+            m["active_users_30d"] = a30
+            m["usage_volume_7d"] = vol7
+            m["usage_change_7d"] = (a7 - p7) / p7 if p7 else None
+            m["active_users_7d_ratio"] = a7 / seats if seats else None
+            m["features_used_30d"] = len(features)
+            m["core_features_used_30d"] = core_used
+            m["adoption_ratio"] = core_used / plan.n_core if core else None
 
     if facts.get("champion_user_id") is not None:
         ref = state.champion_last_active
@@ -129,30 +142,43 @@ def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, 
 
     tickets = state.tickets
     m["open_tickets"] = len(tickets)
-    m["open_high_urgent_tickets"] = sum(
-        1 for t in tickets.values() if t.priority in ("high", "urgent")
-    )
-    esc_from = now - rules.health.support.window.total_seconds()
-    m["escalations_30d"] = sum(1 for e in state.escalations if esc_from <= e[0] <= now)
-    urgent_opened = [t.opened_at for t in tickets.values() if t.priority == "urgent"]
-    if urgent_opened:
-        m["oldest_urgent_ticket_age_hours"] = max(0.0, (now - min(urgent_opened)) / 3600)
+    high = 0
+    oldest_urgent = None
+    for t in tickets.values():
+        priority = t.priority
+        if priority == "urgent":
+            high += 1
+            if oldest_urgent is None or t.opened_at < oldest_urgent:
+                oldest_urgent = t.opened_at
+        elif priority == "high":
+            high += 1
+    m["open_high_urgent_tickets"] = high
+    escalations = state.escalations
+    if escalations:
+        esc_from = now - plan.esc_window
+        m["escalations_30d"] = sum(1 for e in escalations if esc_from <= e[0] <= now)
+    else:
+        m["escalations_30d"] = 0
+    if oldest_urgent is not None:
+        m["oldest_urgent_ticket_age_hours"] = max(0.0, (now - oldest_urgent) / 3600)
 
-    nps_from = now - rules.health.satisfaction.window.total_seconds()
     latest = None
     for entry in reversed(state.nps):
         if entry[0] <= now:
             latest = entry
             break
-    if latest is not None and latest[0] >= nps_from:
+    if latest is not None and latest[0] >= now - plan.nps_window:
         m["latest_nps"] = latest[1]
         m["days_since_last_nps"] = int((now - latest[0]) // DAY)
 
-    today_date = to_dt(now).date()
+    # to_dt(now).date() as an ordinal: the UTC day `today` days after the epoch.
+    today_ordinal = _EPOCH_ORDINAL + today
     renewal = facts.get("renewal_date")
     if renewal is not None:
-        m["days_to_renewal"] = (date.fromisoformat(renewal) - today_date).days
-    m["days_since_contract_start"] = _days_between(today_date, facts.get("contract_start"))
+        m["days_to_renewal"] = _ordinal(renewal) - today_ordinal
+    start = facts.get("contract_start")
+    if start is not None:
+        m["days_since_contract_start"] = today_ordinal - _ordinal(start)
     m["licensed_seats"] = seats
     m["arr"] = facts.get("arr")
     return m

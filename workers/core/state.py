@@ -145,6 +145,10 @@ class AccountState:
     pruned_day: int | None = None
     # Transient (not serialised): usage aggregates of completed days, rebuilt on demand.
     usage_cache: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    # Transient (not serialised): (until, rules, epoch day) after a boundary evaluation that
+    # changed nothing; boundaries before `until` would evaluate identically (see
+    # engine._quiet_until).
+    quiet: tuple[float, Any, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def segment(self) -> str | None:

@@ -35,6 +35,7 @@ class EvalContext:
     ticket: TicketChange | None = None
     account: AccountChange | None = None
     renewal_moved: tuple[str | None, str | None] | None = None
+    changed: bool = False  # a check changed task state without a message (ok_since)
 
 
 def _pct(x: float) -> str:
@@ -323,6 +324,7 @@ def _recovery(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState, check: Ch
     if score >= p.resolve_at_least:
         if task.ok_since is None:
             task.ok_since = ctx.now
+            ctx.changed = True
         held = ctx.now - task.ok_since
         if held >= p.resolve_weeks * 7 * DAY:
             check.resolve = (
@@ -330,8 +332,9 @@ def _recovery(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState, check: Ch
                 f"{held / (7 * DAY):g} weeks."
             )
             check.resolve_evidence = {"health_score": score, "weeks_above": p.resolve_weeks}
-    else:
+    elif task.ok_since is not None:
         task.ok_since = None
+        ctx.changed = True
 
 
 def _health_evidence(ctx: EvalContext, threshold: float) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Per-rules constants of the evaluation, derived once per (segment-resolved) `Rules` object
+instead of at every hourly boundary: window lengths in seconds, playbook lookups."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .state import DAY
+
+if TYPE_CHECKING:
+    from config.rules import CompiledPlaybook, Rules
+
+
+class Plan:
+    __slots__ = (
+        "rules",
+        "adoption_days",
+        "core_features",
+        "n_core",
+        "esc_window",
+        "nps_window",
+        "by_id",
+        "critical_steps",
+        "timed",
+        "reads_urgent_age",
+    )
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules  # keeps the id used as the cache key alive
+        health = rules.health
+        self.adoption_days = max(1, int(health.adoption.window.total_seconds() // DAY))
+        self.core_features = tuple(health.core_features)
+        self.n_core = len(self.core_features)
+        self.esc_window = health.support.window.total_seconds()
+        self.nps_window = health.satisfaction.window.total_seconds()
+        compiled = rules.compiled
+        self.by_id: dict[str, CompiledPlaybook] = {pb.id: pb for pb in compiled.playbooks}
+        self.critical_steps: dict[str, list[str]] = {}
+        for pb in compiled.by_kind.get("health_critical", [])[:1]:
+            self.critical_steps["health_at_risk"] = list(pb.rule.steps)
+        # (playbook id, kind, cool-down seconds, resolve-after seconds or None): the
+        # time thresholds of task state that engine._quiet_until has to watch.
+        self.timed: list[tuple[str, str, float, float | None]] = []
+        for pb in compiled.playbooks:
+            threshold = None
+            if pb.kind == "nps_detractor":
+                threshold = pb.params.resolve_after.total_seconds()
+            elif pb.kind in ("health_at_risk", "health_critical"):
+                threshold = pb.params.resolve_weeks * 7 * DAY
+            self.timed.append((pb.id, pb.kind, pb.rule.cooldown.total_seconds(), threshold))
+        # A condition on the (continuously growing) urgent ticket age can flip at any time.
+        self.reads_urgent_age = any(
+            c.metric == "oldest_urgent_ticket_age_hours"
+            for pb in compiled.playbooks
+            for c in pb.condition + (pb.resolve_when or [])
+        )
+
+
+_PLANS: dict[int, Plan] = {}
+
+
+def plan_for(rules: Rules) -> Plan:
+    plan = _PLANS.get(id(rules))
+    if plan is None or plan.rules is not rules:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        plan = _PLANS[id(rules)] = Plan(rules)
+    return plan
