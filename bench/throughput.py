@@ -39,7 +39,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,6 +51,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from events.models import INBOUND_TOPICS
 from workers.embedded import EmbeddedBroker, EmbeddedRedis
 from workers.kafka_io import ensure_topics
+from workers.processes import sigterm_as_interrupt, stop_process
 from workers.sample import generate_sample
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -262,17 +263,6 @@ class ProcessRun:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 15.0) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 def spawn(
@@ -1007,18 +997,6 @@ async def run(args: argparse.Namespace) -> Report:
 
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def raise_interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

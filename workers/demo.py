@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from config.settings import Settings
 from events.models import EVENT_TYPES
 from workers.embedded import EmbeddedBroker, EmbeddedRedis
 from workers.kafka_io import ensure_topics, follow, make_producer
+from workers.processes import sigterm_as_interrupt, stop_process
 from workers.render import render_task
 from workers.sample import generate_sample
 
@@ -72,29 +71,6 @@ def _demo_env(broker: EmbeddedBroker, store: EmbeddedRedis) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def raise_interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def _follow_tasks(
     bootstrap: str, topic: str, sink: queue.Queue[dict[str, Any]], stop: threading.Event
 ) -> None:
@@ -129,7 +105,7 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
     stop = threading.Event()
     log_file = Path(tempfile.mkstemp(prefix="cs-signals-demo-worker-", suffix=".log")[1])
     started = time.monotonic()
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         try:
             with console.status("Starting the embedded broker (Tansu) and Redis…"):
                 broker.start()
@@ -175,7 +151,7 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
             return 130
         finally:
             stop.set()
-            _stop_process(worker)
+            stop_process(worker)
             store.stop()
             broker.stop()
             console.print("[dim]Stopped the worker, Redis and the broker.[/]")

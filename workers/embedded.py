@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from workers.processes import stop_process
 
 
 class EmbeddedError(RuntimeError):
@@ -38,17 +39,6 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout:
         except OSError:
             time.sleep(0.05)
     raise EmbeddedError(f"{what} did not listen on port {port} within {timeout:.0f}s")
-
-
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout)
 
 
 @dataclass
@@ -98,7 +88,7 @@ class EmbeddedBroker:
         return self
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc, timeout=5.0)
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
@@ -161,7 +151,7 @@ class EmbeddedRedis:
         return self
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc, timeout=5.0)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

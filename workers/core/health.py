@@ -12,6 +12,8 @@ from typing import Any
 from config.rules import COMPONENTS, HealthRules
 from events.models import HealthComponent
 
+from .plan import cached_by_identity
+
 _EPS = 1e-9  # ratios like 5/10 must land on the inclusive edge despite float rounding
 
 
@@ -31,16 +33,11 @@ class _HealthPlan:
         self.n_core = len(health.core_features)
 
 
-_PLANS: dict[int, _HealthPlan] = {}
+_PLANS: dict[int, tuple[HealthRules, _HealthPlan]] = {}
 
 
 def _plan(health: HealthRules) -> _HealthPlan:
-    plan = _PLANS.get(id(health))
-    if plan is None or plan.health is not health:
-        if len(_PLANS) > 256:
-            _PLANS.clear()
-        plan = _PLANS[id(health)] = _HealthPlan(health)
-    return plan
+    return cached_by_identity(_PLANS, health, _HealthPlan)
 
 
 class HealthResult:

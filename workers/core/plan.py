@@ -3,12 +3,17 @@ instead of at every hourly boundary: window lengths in seconds, playbook lookups
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from .state import DAY
 
 if TYPE_CHECKING:
     from config.rules import CompiledPlaybook, Rules
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Plan:
@@ -56,13 +61,19 @@ class Plan:
         )
 
 
-_PLANS: dict[int, Plan] = {}
+def cached_by_identity(cache: dict[int, tuple[K, V]], source: K, build: Callable[[K], V]) -> V:
+    """`build(source)` once per source object (rules are frozen; a reloaded file is a new
+    object). The entry keeps `source` alive so its id cannot be reused while cached."""
+    entry = cache.get(id(source))
+    if entry is None or entry[0] is not source:
+        if len(cache) > 256:
+            cache.clear()
+        entry = cache[id(source)] = (source, build(source))
+    return entry[1]
+
+
+_PLANS: dict[int, tuple[Rules, Plan]] = {}
 
 
 def plan_for(rules: Rules) -> Plan:
-    plan = _PLANS.get(id(rules))
-    if plan is None or plan.rules is not rules:
-        if len(_PLANS) > 256:
-            _PLANS.clear()
-        plan = _PLANS[id(rules)] = Plan(rules)
-    return plan
+    return cached_by_identity(_PLANS, rules, Plan)
