@@ -193,6 +193,7 @@ class SignalWorker:
             message = event.message
             topic = self.unprefixed.get(message.topic, message.topic)
             raw = message.value
+            self.clocks.consumed(message.topic, message.partition, message.offset)
             try:
                 model = decode_event(topic, raw, settings.max_event_bytes)
             except DecodeError as exc:
@@ -474,6 +475,7 @@ class SignalWorker:
             interval_seconds=self.settings.metrics_interval_seconds,
             consumer_lag=lag,
             assigned_partitions=active,
+            events_held=sum(len(account.held) for account in self.cache.values()),
             event_clock={
                 p: (wm.isoformat() if (wm := self.clocks.watermark(p, self._highwater)) else None)
                 for p in active

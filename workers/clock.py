@@ -52,6 +52,13 @@ class PartitionClocks:
         if progress.max_event_time is None or event_time > progress.max_event_time:
             progress.max_event_time = event_time
 
+    def consumed(self, topic: str, partition: int, offset: int, now: float | None = None) -> None:
+        """A message that carries no usable event time (a dead letter, a re-routed event)
+        still counts as read: otherwise its input would look behind for ever."""
+        progress = self.inputs.setdefault((topic, partition), _InputProgress())
+        progress.last_offset = max(progress.last_offset, offset)
+        progress.last_delivery = time.monotonic() if now is None else now
+
     def watermark(
         self,
         partition: int,

@@ -35,7 +35,7 @@ from workers.sample import generate_sample
 
 DEMO_APP_ID = "cs-signals-demo"
 OVERALL_TIMEOUT_S = 170.0
-QUIET_AFTER_DONE_S = 4.0
+QUIET_AFTER_DONE_S = 2.0
 
 # A few deliberately broken messages, so the demo shows dead letters too.
 BAD_MESSAGES: list[tuple[str, bytes]] = [
@@ -220,29 +220,35 @@ def _replay_and_watch(
             now = time.monotonic()
             if now - last_check >= 1.0:
                 last_check = now
-                handled = _events_handled(store_url, settings)
+                handled, held = _events_handled(store_url, settings)
                 progress.update(processed, completed=min(handled, expected))
-                if handled >= expected and done_at is None:
+                if handled >= expected and held == 0 and done_at is None:
                     done_at = now
             if done_at is not None and now - done_at >= QUIET_AFTER_DONE_S and tasks_q.empty():
                 return tasks
             time.sleep(0.1)
-    console.print("[red]The demo did not finish in time.[/] Last worker log lines:")
+    handled, held = _events_handled(store_url, settings)
+    console.print(
+        f"[red]The demo did not finish in time[/] ({handled:,} of {expected:,} messages handled, "
+        f"{held:,} events waiting for the clock). Last worker log lines:"
+    )
     console.print(log_file.read_text(errors="replace")[-3000:])
     return None
 
 
-def _events_handled(redis_url: str, settings: Settings) -> int:
-    """Input messages the worker has finished with, from its own metrics snapshot.
+def _events_handled(redis_url: str, settings: Settings) -> tuple[int, int]:
+    """(input messages the worker has finished with, valid events still waiting for the
+    event-time clock), from the worker's own metrics snapshot.
 
     (Consumer-group offsets would be the usual measure, but the embedded broker under-reports
     end offsets; see broker_quirks.py.)"""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     raw = client.hget(f"{settings.redis_prefix}workers:{settings.worker_id}", "metrics")
     if not raw:
-        return 0
+        return 0, 0
     snapshot = json.loads(raw)
-    return int(snapshot.get("events_in_total", 0)) + int(snapshot.get("dead_letters_total", 0))
+    handled = int(snapshot.get("events_in_total", 0)) + int(snapshot.get("dead_letters_total", 0))
+    return handled, int(snapshot.get("events_held", 0))
 
 
 _PRIORITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}

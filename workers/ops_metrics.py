@@ -50,6 +50,7 @@ class WorkerMetrics:
         consumer_lag: dict[str, int],
         assigned_partitions: list[int],
         event_clock: dict[int, str | None],
+        events_held: int = 0,
     ) -> dict[str, Any]:
         latencies = self._latencies_ms
         snap = {
@@ -61,6 +62,8 @@ class WorkerMetrics:
             "events_in": dict(sorted(self.events_in.items())),
             "events_in_total": sum(self.events_in.values()),
             "duplicates": self.duplicates,
+            # valid events waiting for their partition's event-time clock (see holding.py)
+            "events_held": events_held,
             "rerouted": self.rerouted,
             "dead_letters": dict(sorted(self.dead_letters.items())),
             "dead_letters_total": sum(self.dead_letters.values()),

@@ -48,3 +48,13 @@ def test_event_time_never_goes_back_on_late_events() -> None:
     clocks.record("usage", 0, offset=1, event_time=T0 + timedelta(hours=5), now=LONG_AGO)
     clocks.record("usage", 0, offset=2, event_time=T0, now=LONG_AGO)
     assert clocks.watermark(0, lambda t, p: 3, now=NOW) == T0 + timedelta(hours=5)
+
+
+def test_a_dead_letter_at_the_end_of_an_input_does_not_hold_the_clock_for_ever() -> None:
+    clocks = PartitionClocks()
+    clocks.record("usage", 0, offset=9, event_time=T0 + timedelta(days=2), now=LONG_AGO)
+    clocks.record("nps", 0, offset=3, event_time=T0, now=LONG_AGO)
+    ends = {("usage", 0): 10, ("nps", 0): 5}  # nps offset 4 was a bad message
+    assert clocks.watermark(0, lambda t, p: ends[(t, p)], now=NOW) == T0
+    clocks.consumed("nps", 0, offset=4, now=LONG_AGO)
+    assert clocks.watermark(0, lambda t, p: ends[(t, p)], now=NOW) == T0 + timedelta(days=2)
