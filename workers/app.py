@@ -296,6 +296,8 @@ class SignalWorker:
             output.add(state, outcome, None)
 
     async def _publish(self, output: _BatchOutput, pending: list[Any] | None = None) -> None:
+        # Taken before the first await: a rebalance may clear the cache while we wait.
+        touched = {account_id: self.cache[account_id] for account_id in sorted(output.touched)}
         futures = list(pending or [])
         for key, letter in output.dead_letters:
             futures.append(await self.dead_topic.send(key=key, value=letter.to_json_bytes()))
@@ -314,11 +316,10 @@ class SignalWorker:
         if futures:
             # Delivery first, state second: see the module docstring.
             await asyncio.gather(*futures)
-        for account_id in sorted(output.touched):
-            account = self.cache[account_id]
+        for account_id, account in touched.items():
             self.table[account_id.encode()] = encode_account(account.state, account.held)
         if self.changelog_markers and output.touched:
-            await self._close_changelog_batches(output.touched)
+            await self._close_changelog_batches(touched)
         if output.tasks or output.health:
             await self._write_view(output)
         now = time.time()
