@@ -50,9 +50,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from events.models import INBOUND_TOPICS
 from workers.embedded import EmbeddedBroker, EmbeddedRedis
-from workers.kafka_io import ensure_topics
 from workers.processes import sigterm_as_interrupt, stop_process
 from workers.sample import generate_sample
+from workers.stream.kafka_io import ensure_topics
 
 BENCH_DIR = Path(__file__).resolve().parent
 NOOP_APP = BENCH_DIR / "noop_app.py"

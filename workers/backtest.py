@@ -11,7 +11,7 @@ from datetime import datetime
 from config.rules import Rules
 from events.models import AnyInbound, HealthScore, PlaybookTask
 from workers.core.engine import AccountState, advance_to, apply_event, new_state
-from workers.holding import hold
+from workers.stream.holding import hold
 
 
 @dataclass

@@ -28,10 +28,10 @@ from rich.table import Table
 from config.settings import Settings
 from events.models import EVENT_TYPES
 from workers.embedded import EmbeddedBroker, EmbeddedRedis
-from workers.kafka_io import ensure_topics, follow, make_producer
 from workers.processes import sigterm_as_interrupt, stop_process
 from workers.render import render_task
 from workers.sample import generate_sample
+from workers.stream.kafka_io import ensure_topics, follow, make_producer
 
 DEMO_APP_ID = "cs-signals-demo"
 OVERALL_TIMEOUT_S = 170.0

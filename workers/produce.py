@@ -7,7 +7,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from workers.jsonl_input import parse_jsonl_lines
-from workers.kafka_io import KafkaUnavailable, make_producer, prepare_topics
+from workers.stream.kafka_io import KafkaUnavailable, make_producer, prepare_topics
 
 
 def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> int:

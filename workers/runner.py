@@ -8,8 +8,8 @@ import redis
 
 from config.rules import RulesError, load_rules
 from config.settings import Settings
-from workers.kafka_io import KafkaUnavailable, prepare_topics
 from workers.logs import configure_logging, get_logger
+from workers.stream.kafka_io import KafkaUnavailable, prepare_topics
 
 EXIT_BAD_CONFIG = 2
 EXIT_UNAVAILABLE = 3
@@ -55,13 +55,13 @@ def run_worker(settings: Settings) -> int:
 
     import faust
 
-    from workers.broker_quirks import is_tansu
+    from workers.stream.broker_quirks import is_tansu
 
     tansu = is_tansu(settings.kafka_bootstrap_servers)
     if tansu:
         log.info("embedded_broker_detected", workaround="changelog end markers")
 
-    from workers.app import SignalWorker
+    from workers.stream.app import SignalWorker
 
     worker = SignalWorker(settings, rules, changelog_markers=tansu)
     log.info(

@@ -6,8 +6,8 @@ import sys
 
 from config.settings import Settings
 from events.models import INBOUND_TOPICS, OUTPUT_TOPICS
-from workers.kafka_io import KafkaUnavailable, follow, wait_for_kafka
 from workers.render import render
+from workers.stream.kafka_io import KafkaUnavailable, follow, wait_for_kafka
 
 KNOWN = tuple(OUTPUT_TOPICS) + tuple(INBOUND_TOPICS)
 

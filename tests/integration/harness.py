@@ -254,7 +254,7 @@ def daily_usage(account: str, first_day: int, days: int, users: int) -> list[dic
 
 def wait_consumed(ns: Namespace, timeout: float = 45.0) -> None:
     """Wait until the worker group has committed everything on the input topics."""
-    from workers.kafka_io import group_progress
+    from workers.stream.kafka_io import group_progress
 
     topics = [
         ns.topic(name) for name in ("usage-events", "ticket-events", "nps-events", "account-events")

@@ -19,7 +19,7 @@ from tests.integration.harness import (
     usage_event,
     wait_for,
 )
-from workers.partitioning import partition_for
+from workers.stream.partitioning import partition_for
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from workers.clock import PartitionClocks
+from workers.stream.clock import PartitionClocks
 
 T0 = datetime(2026, 9, 1, tzinfo=UTC)
 LONG_AGO = 0.0  # monotonic time of deliveries in tests that are about end offsets only

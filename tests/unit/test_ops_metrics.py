@@ -1,4 +1,4 @@
-from workers.ops_metrics import WorkerMetrics, percentile
+from workers.stream.ops_metrics import WorkerMetrics, percentile
 
 
 def test_percentile_edges() -> None:

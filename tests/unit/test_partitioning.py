@@ -1,6 +1,6 @@
 from aiokafka.partitioner import DefaultPartitioner
 
-from workers.partitioning import partition_for
+from workers.stream.partitioning import partition_for
 
 
 def test_matches_the_kafka_default_partitioner() -> None:

@@ -11,7 +11,7 @@ import json
 import zlib
 
 from workers.core.state import AccountState
-from workers.holding import HeldEvent
+from workers.stream.holding import HeldEvent
 
 _MAGIC = b"z2"
 

@@ -27,15 +27,15 @@ from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
 from events.models import INBOUND_TOPICS, DeadLetter, HealthScore, PlaybookTask
-from workers.broker_quirks import CHANGELOG_MARKER_KEY
-from workers.clock import PartitionClocks
 from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state
-from workers.holding import HeldEvent, hold, release
 from workers.logs import get_logger
-from workers.ops_metrics import WorkerMetrics
-from workers.partitioning import partition_for
-from workers.redis_view import RedisView
-from workers.state_codec import decode_account, encode_account
+from workers.stream.broker_quirks import CHANGELOG_MARKER_KEY
+from workers.stream.clock import PartitionClocks
+from workers.stream.codec import decode_account, encode_account
+from workers.stream.holding import HeldEvent, hold, release
+from workers.stream.ops_metrics import WorkerMetrics
+from workers.stream.partitioning import partition_for
+from workers.stream.redis_view import RedisView
 
 STATE_TABLE = "account-state"
 EVENT_TICK_SECONDS = 1.0
