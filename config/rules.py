@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
 )
 
-from workers.core.metrics import METRICS
+from config.metrics_catalogue import METRICS
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.yaml")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from config.metrics_catalogue import METRICS
 from config.rules import (
     DEFAULT_RULES_PATH,
     RulesError,
@@ -17,7 +18,6 @@ from config.rules import (
     parse_condition,
     parse_duration,
 )
-from workers.core.metrics import METRICS
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,31 @@
+"""The public catalogue of derived metrics: every name a user-defined playbook condition may
+use, with what it means. `workers/core/metrics.py` computes them; the rules validation checks
+conditions against this list. It lives in config/ so that the rules never import the core.
+"""
+
+from __future__ import annotations
+
+METRICS: dict[str, str] = {
+    "active_users_7d": "distinct active users in the 7 completed days before evaluation",
+    "active_users_prev_7d": "distinct active users in the 7 days before those",
+    "active_users_30d": "distinct active users in the 30 completed days before evaluation",
+    "active_users_7d_ratio": "active_users_7d / licensed seats (None when seats unknown or 0)",
+    "usage_change_7d": "fractional change of active_users_7d vs the prior week (-0.3 = 30% drop)",
+    "usage_volume_7d": "sum of usage quantities in the last 7 completed days",
+    "features_used_30d": "distinct features used in the adoption window (default 30 days)",
+    "core_features_used_30d": "distinct core features used in the adoption window",
+    "adoption_ratio": "core features used in the adoption window / core features",
+    "days_since_champion_active": "whole days since the champion was last active",
+    "open_tickets": "open support tickets",
+    "open_high_urgent_tickets": "open support tickets with priority high or urgent",
+    "escalations_30d": "ticket escalations in the support window (default 30 days)",
+    "oldest_urgent_ticket_age_hours": "age in hours of the oldest open urgent ticket",
+    "latest_nps": "latest NPS score in the satisfaction window (default 180 days)",
+    "days_since_last_nps": "whole days since the latest NPS response",
+    "health_score": "the current health score (20-100)",
+    "observed_days": "whole completed days since the account's first event (0 on that day)",
+    "days_to_renewal": "days from the evaluation date to the renewal date",
+    "days_since_contract_start": "days from the contract start to the evaluation date",
+    "licensed_seats": "licensed seats",
+    "arr": "annual recurring revenue",
+}
