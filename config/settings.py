@@ -57,14 +57,23 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "10",
         "how often each worker publishes its metrics to ops-metrics",
     ),
-    "CS_TIME_DRIVEN_CLOCK": (
-        "event",
-        "what moves time-driven triggers: 'event' (only event time, reproducible) or "
-        "'event+wall' (also the wall clock, so silent accounts are evaluated)",
+    "CS_ALLOWED_LATENESS": (
+        "5m",
+        "how late events may arrive: a caught-up, quiet partition's clock follows the wall "
+        "clock minus this ('90s', '5m', '26h'); 'off' = event time only (exactly reproducible)",
     ),
-    "CS_WALL_TICK_SECONDS": (
-        "60",
-        "with CS_TIME_DRIVEN_CLOCK=event+wall: how often the wall clock advances accounts",
+    "CS_DATA_DIR": (
+        "./cs-signals-data",
+        "local state store (RocksDB, one folder per app id and partition); keep it on a volume "
+        "so a restart reads only the changelog's tail",
+    ),
+    "CS_STATE_CACHE_SIZE": (
+        "20000",
+        "accounts kept decoded in memory (least recently used first out)",
+    ),
+    "CS_EVALUATIONS_PER_TICK": (
+        "5000",
+        "most scheduled (time-driven) account evaluations per second; the rest wait a tick",
     ),
     "CS_LOG_FORMAT": (
         "auto",
@@ -73,11 +82,13 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "CS_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     "CS_WORKER_ID": (
         "hostname-pid",
-        "this worker's name in logs and ops-metrics; set a stable one per worker",
+        "this worker's name in logs and ops-metrics; when set, also its static Kafka group "
+        "membership, so a restarted worker gets its partitions back without a rebalance",
     ),
     "CS_STANDBY_REPLICAS": (
         "0",
-        "standby copies of each table on other workers, for faster fail-over",
+        "accepted for compatibility; no effect yet: fail-over restores from the local store "
+        "and the changelog tail (see README, Operations)",
     ),
     "CS_BATCH_MAX": (
         "2000",
@@ -126,8 +137,13 @@ class Settings(BaseModel):
     topic_partitions: int = Field(default=8, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
-    time_driven_clock: Literal["event", "event+wall"] = "event"
-    wall_tick_seconds: float = Field(default=60.0, gt=0)
+    # None: event time only. Otherwise seconds (see SETTINGS_HELP).
+    allowed_lateness_seconds: float | None = 300.0
+    data_dir: Path = Path("cs-signals-data")
+    state_cache_size: int = Field(default=20_000, ge=1)
+    evaluations_per_tick: int = Field(default=5_000, ge=1)
+    # True when CS_WORKER_ID was given: it is then stable and names a static group member.
+    static_membership: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     worker_id: str = Field(default_factory=lambda: _default_worker_id(), min_length=1)
@@ -193,8 +209,13 @@ class Settings(BaseModel):
                 values[attr] = parse(raw.strip())
             except ValueError as exc:
                 problems.append(f"{var}={raw!r}: {exc}")
+        for var, replacement in _REPLACED.items():
+            if (source.get(var) or "").strip():
+                problems.append(f"{var} is no longer read: {replacement}")
         if problems:
             raise SettingsError(problems)
+        if "worker_id" in values:
+            values["static_membership"] = True
         return cls(**values)
 
     def describe(self) -> dict[str, str]:
@@ -373,6 +394,37 @@ def _rules_file(text: str) -> Path:
     return path.resolve()
 
 
+_DURATION = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|s|m|h|d)?")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+# Settings of earlier releases that no longer exist, and what replaced them.
+_REPLACED = {
+    "CS_TIME_DRIVEN_CLOCK": "the clock now follows event time, and the wall clock minus "
+    "CS_ALLOWED_LATENESS on a caught-up, quiet partition; CS_ALLOWED_LATENESS=off keeps "
+    "event time only (what CS_TIME_DRIVEN_CLOCK=event did)",
+    "CS_WALL_TICK_SECONDS": "the clock ticks every second; see CS_ALLOWED_LATENESS",
+}
+
+
+def _lateness(text: str) -> float | None:
+    if text.lower() in ("off", "none", "disabled"):
+        return None
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            "must be a duration such as '90s', '5m', '26h' or '1d' (a bare number is seconds), "
+            "or 'off'"
+        )
+    return float(match["n"]) * _UNIT_SECONDS[match["unit"]]
+
+
+def _data_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError("exists and is not a directory")
+    return path
+
+
 def _token(what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if len(text) > 200 or any(ch.isspace() or not ch.isprintable() for ch in text):
@@ -393,8 +445,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_TOPIC_PARTITIONS": ("topic_partitions", _int(1)),
     "CS_TOPIC_REPLICATION": ("topic_replication", _int(1)),
     "CS_METRICS_INTERVAL_SECONDS": ("metrics_interval_seconds", _seconds),
-    "CS_TIME_DRIVEN_CLOCK": ("time_driven_clock", _choice("event", "event+wall")),
-    "CS_WALL_TICK_SECONDS": ("wall_tick_seconds", _seconds),
+    "CS_ALLOWED_LATENESS": ("allowed_lateness_seconds", _lateness),
+    "CS_DATA_DIR": ("data_dir", _data_dir),
+    "CS_STATE_CACHE_SIZE": ("state_cache_size", _int(1)),
+    "CS_EVALUATIONS_PER_TICK": ("evaluations_per_tick", _int(1)),
     "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
     "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),
     "CS_WORKER_ID": ("worker_id", _token("the worker id")),

@@ -1,101 +1,115 @@
 """The thin faust shell around the pure core.
 
-One agent reads the four input topics in batches. Per batch it decodes (bad input becomes a
-dead letter), folds each account's events through the core once per account, evaluates
-time-driven triggers for the partitions whose event-time clock moved, publishes the
-outputs, waits for the broker to acknowledge them, and only then writes account state to
-the table (its changelog). A crash therefore never loses a task: either the state was not
-written and the events are reprocessed (same deterministic task ids), or it was written
-after the outputs were safely on the broker.
+One agent reads the input topics in batches. Per batch it decodes (bad input becomes a dead
+letter), holds each valid event until its partition's clock (clock.py) passes it, applies the
+released events to their accounts through the core in event-time order, evaluates the
+accounts whose scheduled time has come (schedule.py), and then commits (checkpoint order
+after quixstreams):
+
+1. publish the outputs (dead letters, re-routed events, health scores, tasks) and wait until
+   the broker acknowledged every one of them;
+2. send the changed state keys (keys.py) to the changelog, then one commit marker per
+   partition, and wait for them (changelog.py);
+3. write the same changes to the local RocksDB store with the marker's offset (store.py);
+4. only then let faust acknowledge the batch's input offsets.
+
+Failure semantics: nothing acknowledges a batch whose outputs and state were not both saved.
+Any failure in steps 0-3 (a producer error, a store error, an exception in the core) rolls
+the touched partitions back to their committed state (recovered from the changelog up to its
+last commit marker) and retries the whole batch; an event on which the core itself raises is
+set aside on the retry as a dead letter ("internal error"), so one bad event cannot block a
+partition. After `_MAX_ATTEMPTS` failed attempts in a row the worker stops at once, without
+acknowledging, and its supervisor restarts it from the last committed offsets. faust acks a
+batch in a `finally`, so the handler never lets an exception escape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
 from faust.types import TP, EventT
 
 from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
 from events.models import INBOUND_TOPICS, DeadLetter, HealthScore, PlaybookTask
-from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state
+from workers.core.codec import decode_state, encode_state
+from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
-from workers.stream.broker_quirks import CHANGELOG_MARKER_KEY
-from workers.stream.clock import PartitionClocks
-from workers.stream.codec import decode_account, encode_account
+from workers.stream import keys
+from workers.stream.cache import AccountCache, CachedAccount
+from workers.stream.changelog import changelog_topic, recover, write_changes
+from workers.stream.clock import FACT_TOPICS
+from workers.stream.faults import FaultInjector
 from workers.stream.holding import HeldEvent, hold, release
 from workers.stream.ops_metrics import WorkerMetrics
+from workers.stream.partition import PartitionState, StoreUsers
 from workers.stream.partitioning import partition_for
 from workers.stream.redis_view import RedisView
+from workers.stream.store import LocalStores
 
-STATE_TABLE = "account-state"
 EVENT_TICK_SECONDS = 1.0
+_MAX_ATTEMPTS = 5
+EXIT_BATCH_FAILED = 70
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def floor_time(moment: datetime, interval: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    steps = (moment - epoch) // interval
-    return epoch + steps * interval
+class BatchFailed(Exception):
+    """A batch could not be committed; it is rolled back and retried."""
 
 
 @dataclass
-class _Account:
-    """An account as the worker holds it: core state plus events waiting for the clock."""
-
-    state: AccountState
-    held: list[HeldEvent] = field(default_factory=list)
-
-
-class _BatchOutput:
+class _Output:
     """What one batch (or one tick) produced, in publication order."""
 
-    def __init__(self) -> None:
-        self.tasks: list[tuple[PlaybookTask, float | None]] = []
-        self.health: list[tuple[HealthScore, dict[str, Any]]] = []
-        self.touched: set[str] = set()  # accounts whose state or held events changed
-        self.dead_letters: list[tuple[bytes, DeadLetter]] = []
+    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    reroutes: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    health: list[HealthScore] = field(default_factory=list)
+    tasks: list[tuple[PlaybookTask, float | None]] = field(default_factory=list)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)  # accounts whose state may have changed
+    partitions: set[int] = field(default_factory=set)  # partitions with pending changes
 
     def add(self, state: AccountState, outcome: Outcome, produced_at: float | None) -> None:
-        if outcome.tasks or outcome.health:
-            self.touched.add(state.account_id)
-        facts = state.facts
-        for score in outcome.health:
-            self.health.append((score, facts))
+        if outcome.health or outcome.tasks:
+            self.facts[state.account_id] = state.facts
+        self.health.extend(outcome.health)
         for task in outcome.tasks:
             self.tasks.append((task, produced_at))
 
 
 class SignalWorker:
-    def __init__(
-        self, settings: Settings, rules: Rules, *, changelog_markers: bool = False
-    ) -> None:
+    def __init__(self, settings: Settings, rules: Rules) -> None:
         self.settings = settings
-        self.changelog_markers = changelog_markers
         self.rules = rules
         self.log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
         self.metrics = WorkerMetrics(worker_id=settings.worker_id, app_id=settings.app_id)
-        self.interval = rules.evaluation.interval
-        self.clocks = PartitionClocks()
-        self.cache: dict[str, _Account] = {}
-        self.partition_accounts: dict[int, set[str]] | None = None
-        self.held_accounts: dict[int, set[str]] = {}
-        self.loaded_partitions: set[int] = set()
+        self.stores = LocalStores(settings.data_dir, settings.app_id)
+        self.cache = AccountCache(settings.state_cache_size)
+        self.partitions: dict[int, PartitionState] = {}  # owned and loaded
+        self.owned: set[int] = set()
         self.partition_counts: dict[str, int] = {}
         self.lock = asyncio.Lock()
+        self.faults = FaultInjector.from_env()
+        self.poisoned: set[str] = set()  # event ids the core raised on (dead-lettered on retry)
         self._redis: RedisView | None = None
+        self._view_queue: asyncio.Queue[_Output] = asyncio.Queue()
+        self._view_writer: asyncio.Future[None] | None = None
+        self._recovery_consumer: AIOKafkaConsumer | None = None
+        self.changelog = changelog_topic(settings.app_id)
 
         self.app = faust.App(
             settings.app_id,
@@ -103,11 +117,13 @@ class SignalWorker:
             store="memory://",
             topic_partitions=settings.topic_partitions,
             topic_replication_factor=settings.topic_replication,
-            table_standby_replicas=settings.standby_replicas,
             broker_session_timeout=settings.session_timeout_seconds,
             broker_heartbeat_interval=max(1, settings.session_timeout_seconds // 10),
             broker_rebalance_timeout=settings.rebalance_timeout_seconds,
             consumer_auto_offset_reset="earliest",
+            consumer_group_instance_id=(
+                settings.worker_id if settings.static_membership else None
+            ),
             key_serializer="raw",
             value_serializer="raw",
             web_enabled=False,
@@ -122,102 +138,262 @@ class SignalWorker:
             value_type=bytes,
             partitions=settings.topic_partitions,
         )
-        self.reroute_topics = {
-            name: self.app.topic(name, key_type=bytes, value_type=bytes) for name in self.unprefixed
-        }
-        self.tasks_topic = self.app.topic(settings.topic("playbook-tasks"))
-        self.health_topic = self.app.topic(settings.topic("health-scores"))
-        self.dead_topic = self.app.topic(settings.topic("dead-letters"))
-        self.metrics_topic = self.app.topic(settings.topic("ops-metrics"))
-        # use_partitioner: state is written after the batch is published, outside any one
-        # event's context; the producer's murmur2 partitioner puts each account on the
-        # changelog partition that matches its input partition (see partitioning.py).
-        self.table = self.app.Table(
-            STATE_TABLE,
-            default=None,
-            # bytes keys use the raw codec: the changelog key is the account id itself, so
-            # its changelog partition is the account's input partition (json keys would
-            # hash differently and restore into the wrong worker after a rebalance).
-            key_type=bytes,
-            value_type=bytes,
-            partitions=settings.topic_partitions,
-            use_partitioner=True,
-        )
+        self.tasks_topic = settings.topic("playbook-tasks")
+        self.health_topic = settings.topic("health-scores")
+        self.dead_topic = settings.topic("dead-letters")
+        self.metrics_topic = settings.topic("ops-metrics")
         self.app.agent(self.inputs, name="signals")(self._consume)
         self.app.timer(settings.metrics_interval_seconds)(self._publish_metrics)
-        # The event clock also moves when inputs go quiet (the watermark stops waiting for
-        # them), so re-tick without new events too.
-        self.app.timer(EVENT_TICK_SECONDS)(self._event_tick)
-        if settings.time_driven_clock == "event+wall":
-            self.app.timer(settings.wall_tick_seconds)(self._wall_tick)
-        self.app.on_partitions_revoked.connect(self._on_rebalance)
-        self.app.on_partitions_assigned.connect(self._on_rebalance)
+        self.app.timer(EVENT_TICK_SECONDS)(self._tick)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def _input_partitions(self, tps: Iterable[TP]) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic in self.unprefixed}
+
+    async def _on_revoked(self, sender: Any, revoked: Iterable[TP], **_: Any) -> None:
+        async with self.lock:
+            gone = self._input_partitions(revoked)
+            self._forget(gone)
+            self.owned -= gone
+
+    async def _on_assigned(self, sender: Any, assigned: Iterable[TP], **_: Any) -> None:
+        # A rebalance keeps what this worker still owns: only new partitions are loaded
+        # (lazily, on first use: see _partition).
+        async with self.lock:
+            self.owned |= self._input_partitions(assigned)
+
+    def _forget(self, partitions: set[int]) -> None:
+        for number in partitions:
+            self.partitions.pop(number, None)
+        self.cache.drop_partitions(partitions)
+
+    async def _partition(self, number: int) -> PartitionState:
+        """The partition's state, recovered from the changelog tail on first use."""
+        state = self.partitions.get(number)
+        if state is None:
+            store = self.stores.get(number)
+            report = await recover(
+                await self._consumer_for_recovery(), self.changelog, number, store
+            )
+            self.metrics.recoveries += 1
+            self.metrics.recovery_seconds += report.seconds
+            self.metrics.recovered_records += report.records
+            state = self.partitions[number] = PartitionState(number, store)
+            self.log.info(
+                "partition_recovered",
+                partition=number,
+                from_offset=report.start_offset,
+                records=report.records,
+                dropped_uncommitted=report.dropped,
+                migrated_accounts=report.migrated_accounts,
+                held_events=state.held_count(),
+                scheduled_accounts=len(state.schedule),
+                seconds=round(report.seconds, 3),
+            )
+        return state
+
+    async def _consumer_for_recovery(self) -> AIOKafkaConsumer:
+        if self._recovery_consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.bootstrap_servers_list,
+                enable_auto_commit=False,
+                group_id=None,
+                auto_offset_reset="earliest",
+                max_partition_fetch_bytes=8 << 20,
+            )
+            await consumer.start()
+            self._recovery_consumer = consumer
+        return self._recovery_consumer
 
     # -- faust callbacks -------------------------------------------------------------------
-
-    async def _on_rebalance(self, sender: Any, *args: Any, **kwargs: Any) -> None:
-        # Partitions may have moved: the table (restored from the changelog) is the truth.
-        self.cache.clear()
-        self.held_accounts.clear()
-        self.loaded_partitions.clear()
-        self.partition_accounts = None
-        self.clocks = PartitionClocks()
 
     async def _consume(self, stream: faust.StreamT) -> None:
         within = self.settings.batch_within_ms / 1000
         async for events in stream.take_events(self.settings.batch_max, within=within):
             async with self.lock:
-                await self._handle_batch(events)
+                await self._run(events)
 
-    async def _event_tick(self) -> None:
-        await self._tick_all(now=None)
-
-    async def _wall_tick(self) -> None:
-        await self._tick_all(now=utcnow())
-
-    async def _tick_all(self, now: datetime | None) -> None:
+    async def _tick(self) -> None:
         async with self.lock:
-            output = _BatchOutput()
-            for partition in sorted(self._active_partitions()):
-                self._tick_partition(partition, output, now=now)
-            await self._publish(output)
+            await self._run(())
 
-    # -- the batch -------------------------------------------------------------------------
+    async def _run(self, events: Sequence[EventT]) -> None:
+        """Process and commit one batch (or a tick, with no events), retrying from the last
+        committed state on failure. Never raises (see the module docstring)."""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            output = _Output()
+            try:
+                await self._process(events, output)
+                await self._commit(output)
+            except Exception as exc:
+                self.metrics.batch_retries += 1
+                self.log.error(
+                    "batch_failed",
+                    attempt=attempt,
+                    events=len(events),
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=not isinstance(exc, BatchFailed),
+                )
+                try:
+                    self._forget(output.partitions | self._partitions_of(events))
+                except Exception:
+                    self.log.exception("rollback_failed")
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            self._after_commit(output)
+            return
+        self.log.critical(
+            "stopping_without_ack",
+            reason=f"the batch failed {_MAX_ATTEMPTS} times; restart resumes from the last "
+            "committed offsets",
+        )
+        os._exit(EXIT_BATCH_FAILED)
 
-    async def _handle_batch(self, events: Iterable[EventT]) -> None:
+    def _partitions_of(self, events: Sequence[EventT]) -> set[int]:
+        return {event.message.partition for event in events}
+
+    # -- processing ------------------------------------------------------------------------
+
+    async def _process(self, events: Sequence[EventT], output: _Output) -> None:
         settings = self.settings
-        pending: list[Any] = []
-        output = _BatchOutput()
-        moved_partitions: set[int] = set()
+        moved: set[int] = set()
         for event in events:
             message = event.message
             topic = self.unprefixed.get(message.topic, message.topic)
             raw = message.value
-            self.clocks.consumed(message.topic, message.partition, message.offset)
+            part = await self._partition(message.partition)
             try:
                 model = decode_event(topic, raw, settings.max_event_bytes)
             except DecodeError as exc:
-                pending.append(await self._dead_letter(message, raw, exc.error))
+                part.clock.record(topic, message.offset, None, topic in FACT_TOPICS, _mono())
+                part.clock_dirty = True
+                output.partitions.add(part.number)
+                self._dead_letter(message, topic, raw, exc.error, output)
                 continue
             key = model.account_id.encode("utf-8")
             partitions = self._partition_count(message.topic)
             if message.key != key or message.partition != partition_for(key, partitions):
                 # Unkeyed or foreign-partitioned: send it back keyed by account so the
                 # partition that owns the account's state processes it.
+                part.clock.record(topic, message.offset, None, topic in FACT_TOPICS, _mono())
+                part.clock_dirty = True
+                output.partitions.add(part.number)
                 self.metrics.rerouted += 1
-                pending.append(await self.reroute_topics[message.topic].send(key=key, value=raw))
+                output.reroutes.append((message.topic, key, raw))
                 continue
             self.metrics.events_in[topic] += 1
-            self.clocks.record(message.topic, message.partition, message.offset, model.occurred_at)
-            account = self._load(model.account_id, message.partition)
-            account.held.append(hold(model, topic, raw, message.timestamp))
-            self._holding(message.partition).add(model.account_id)
-            output.touched.add(model.account_id)
-            moved_partitions.add(message.partition)
-        for partition in sorted(moved_partitions):
-            self._tick_partition(partition, output)
-        self.metrics.batches += 1
-        await self._publish(output, pending)
+            occurred = model.occurred_at.timestamp()
+            part.clock.record(topic, message.offset, occurred, topic in FACT_TOPICS, _mono())
+            part.clock_dirty = True
+            if part.clock.reached is not None and occurred < part.clock.reached:
+                self.metrics.late_events += 1
+            part.hold(model.account_id, hold(model, topic, raw, message.timestamp))
+            output.partitions.add(part.number)
+            moved.add(part.number)
+        self.faults.check("core")
+        for number in sorted(self.owned | moved):
+            await self._advance(await self._partition(number), output)
+        self.metrics.batches += 1 if events else 0
+
+    async def _advance(self, part: PartitionState, output: _Output) -> None:
+        """Release what the partition's clock has reached, then run the evaluations due."""
+        wall = time.time()
+        clock = part.clock.compute(
+            part.number,
+            self._highwater,
+            wall=wall,
+            lateness=self.settings.allowed_lateness_seconds,
+        )
+        if clock is None:
+            return
+        upto = datetime.fromtimestamp(clock, UTC)
+        for account_id in sorted(part.held):
+            ready, rest = release(part.held[account_id], upto)
+            if not ready:
+                continue
+            if rest:
+                part.held[account_id] = rest
+            else:
+                del part.held[account_id]
+            part.take_released(account_id, ready)
+            output.partitions.add(part.number)
+            account = self._load(account_id, part)
+            output.touched.add(account_id)
+            for held in ready:
+                self._apply(account.state, held, output)
+            part.reschedule(account_id, next_due(account.state, self.rules))
+        interval = self.rules.evaluation.interval.total_seconds()
+        boundary = clock // interval * interval
+        due = part.schedule.pop_due(boundary, self.settings.evaluations_per_tick)
+        for account_id in due:
+            account = self._load(account_id, part)
+            output.touched.add(account_id)
+            output.partitions.add(part.number)
+            try:
+                outcome = advance_to(account.state, upto, self.rules)
+            except Exception as exc:
+                if account_id in self.poisoned:
+                    # Failed before on this account: skip this evaluation, keep the rest
+                    # of the book moving, try again at the next boundary.
+                    self.log.exception("evaluation_failed", account_id=account_id)
+                    part.reschedule(account_id, boundary + interval)
+                    continue
+                self.poisoned.add(account_id)
+                raise BatchFailed(f"evaluation of {account_id} raised {exc!r}") from exc
+            self.metrics.time_driven_evaluations += 1
+            output.add(account.state, outcome, None)
+            part.reschedule(account_id, next_due(account.state, self.rules))
+
+    def _apply(self, state: AccountState, held: HeldEvent, output: _Output) -> None:
+        event_id = held.model.event_id
+        if event_id in self.poisoned:
+            self.poisoned.discard(event_id)
+            self._internal_error(held, output)
+            return
+        try:
+            outcome = apply_event(state, held.model, self.rules)
+        except Exception as exc:
+            # The state may be half-mutated: roll the batch back, and set this event aside
+            # as a dead letter on the retry.
+            self.poisoned.add(event_id)
+            self.log.exception(
+                "processing_failed", account_id=held.model.account_id, event_id=event_id
+            )
+            raise BatchFailed(f"the core raised on event {event_id!r}: {exc!r}") from exc
+        if not outcome.applied:
+            self.metrics.duplicates += 1
+            return
+        output.add(state, outcome, held.produced_at)
+
+    def _internal_error(self, held: HeldEvent, output: _Output) -> None:
+        error = (
+            "internal error while processing this event; the event is valid, please report "
+            "this to the cs-signals maintainers (the worker's log has the details)"
+        )
+        self.metrics.dead_letters[held.topic] += 1
+        letter = make_dead_letter(held.topic, None, None, held.raw, error, received_at=utcnow())
+        output.dead_letters.append((held.model.account_id.encode(), letter.to_json_bytes()))
+
+    def _dead_letter(
+        self, message: Any, topic: str, raw: bytes | None, error: str, output: _Output
+    ) -> None:
+        letter: DeadLetter = make_dead_letter(
+            topic, message.partition, message.offset, raw, error, received_at=utcnow()
+        )
+        self.metrics.dead_letters[topic] += 1
+        self.log.warning(
+            "dead_letter",
+            source_topic=topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key.decode("utf-8", "replace") if message.key else None,
+            error=error,
+            payload_size=letter.payload_size,
+        )
+        output.dead_letters.append((message.key, letter.to_json_bytes()))
 
     def _partition_count(self, topic: str) -> int:
         count = self.partition_counts.get(topic)
@@ -226,102 +402,86 @@ class SignalWorker:
             self.partition_counts[topic] = count
         return count
 
-    def _holding(self, partition: int) -> set[str]:
-        return self.held_accounts.setdefault(partition, set())
+    # -- state -----------------------------------------------------------------------------
 
-    def _release(self, partition: int, upto: datetime, output: _BatchOutput) -> None:
-        """Apply every held event of `partition` that the clock has reached, in time order."""
-        holding = self._holding(partition)
-        for account_id in sorted(holding):
-            account = self._load(account_id, partition)
-            ready, account.held = release(account.held, upto)
-            if not account.held:
-                holding.discard(account_id)
-            if not ready:
-                continue
-            output.touched.add(account_id)
-            for held in ready:
-                try:
-                    outcome = apply_event(account.state, held.model, self.rules)
-                except Exception as exc:  # a bug must cost one event, not the worker
-                    self._internal_error(held, exc, output)
-                    continue
-                if not outcome.applied:
-                    self.metrics.duplicates += 1
-                    continue
-                output.add(account.state, outcome, held.produced_at)
+    def _load(self, account_id: str, part: PartitionState) -> CachedAccount:
+        entry = self.cache.get(account_id)
+        if entry is None:
+            stored = part.store.get(keys.account_key(account_id))
+            state = decode_state(stored).state if stored else new_state(account_id)
+            state.users = StoreUsers(part, account_id)
+            entry = CachedAccount(state, part.number, stored)
+            self.cache.put(account_id, entry)
+        return entry
 
-    def _internal_error(self, held: HeldEvent, exc: Exception, output: _BatchOutput) -> None:
-        error = (
-            f"internal error while processing this event ({type(exc).__name__}: {exc}); "
-            "the event is valid, please report this to the cs-signals maintainers"
-        )
-        self.log.exception(
-            "processing_failed",
-            account_id=held.model.account_id,
-            event_id=held.model.event_id,
-            source_topic=held.topic,
-        )
-        self.metrics.dead_letters[held.topic] += 1
-        letter = make_dead_letter(held.topic, None, None, held.raw, error, received_at=utcnow())
-        output.dead_letters.append((held.model.account_id.encode(), letter))
+    # -- commit ----------------------------------------------------------------------------
 
-    def _tick_partition(
-        self, partition: int, output: _BatchOutput, now: datetime | None = None
-    ) -> None:
-        """Apply the held events the clock has reached, then evaluate every account of the
-        partition at the clock's boundary (time-driven triggers)."""
-        if partition not in self.loaded_partitions:
-            # After a rebalance: load the partition's accounts so their held events count.
-            for account_id in self._accounts_in(partition):
-                self._load(account_id, partition)
-            self.loaded_partitions.add(partition)
-        watermark = self.clocks.watermark(partition, self._highwater)
-        if watermark is not None:
-            self._release(partition, watermark, output)
-        if now is None:
-            now = watermark
-        elif watermark is not None:
-            now = max(now, watermark)
-        if now is None:
-            return
-        boundary = floor_time(now, self.interval)
-        reached = boundary.timestamp()
-        for account_id in sorted(self._accounts_in(partition)):
-            state = self._load(account_id, partition).state
-            if state.last_boundary is not None and state.last_boundary >= reached:
-                continue  # already evaluated there (by its own events or an earlier tick)
-            outcome = advance_to(state, boundary, self.rules)
-            self.metrics.time_driven_evaluations += 1
-            output.add(state, outcome, None)
-
-    async def _publish(self, output: _BatchOutput, pending: list[Any] | None = None) -> None:
-        # Taken before the first await: a rebalance may clear the cache while we wait.
-        touched = {account_id: self.cache[account_id] for account_id in sorted(output.touched)}
-        futures = list(pending or [])
-        for key, letter in output.dead_letters:
-            futures.append(await self.dead_topic.send(key=key, value=letter.to_json_bytes()))
-        for score, _facts in output.health:
+    async def _commit(self, output: _Output) -> None:
+        send = self.app.producer.send
+        futures: list[Any] = []
+        self.faults.check("produce")
+        for key, value in output.dead_letters:
+            futures.append(await send(self.dead_topic, key, value, None, None, None))
+        for topic, key, value in output.reroutes:
+            futures.append(await send(topic, key, value, None, None, None))
+        for score in output.health:
             futures.append(
-                await self.health_topic.send(
-                    key=score.account_id.encode(), value=score.to_json_bytes()
+                await send(
+                    self.health_topic, score.account_id.encode(), score.to_json_bytes(),
+                    None, None, None,
                 )
             )
-        for task, _produced in output.tasks:
+        for task, _ in output.tasks:
             futures.append(
-                await self.tasks_topic.send(
-                    key=task.account_id.encode(), value=task.to_json_bytes()
+                await send(
+                    self.tasks_topic, task.account_id.encode(), task.to_json_bytes(),
+                    None, None, None,
                 )
             )
         if futures:
-            # Delivery first, state second: see the module docstring.
+            # Outputs first: once the state says an event was applied, its tasks are out.
             await asyncio.gather(*futures)
-        for account_id, account in touched.items():
-            self.table[account_id.encode()] = encode_account(account.state, account.held)
-        if self.changelog_markers and output.touched:
-            await self._close_changelog_batches(touched)
-        if output.tasks or output.health:
-            await self._write_view(output)
+
+        encoded: dict[str, bytes] = {}
+        changes: dict[int, dict[bytes, bytes | None]] = {}
+        for account_id in sorted(output.touched):
+            entry = self.cache.get(account_id)
+            if entry is None:
+                continue
+            raw = encode_state(entry.state)
+            if raw != entry.stored:
+                encoded[account_id] = raw
+                part = self.partitions[entry.partition]
+                part.pending[keys.account_key(account_id)] = raw
+        for number in sorted(output.partitions):
+            part = self.partitions.get(number)
+            if part is None:
+                continue
+            part.persist_held()
+            pending = part.changes()
+            if pending:
+                changes[number] = pending
+        if not changes:
+            return
+        self.faults.check("changelog")
+
+        async def send_record(topic: str, key: bytes, value: bytes | None, partition: int) -> Any:
+            return await send(topic, key, value, partition, None, None)
+
+        offsets = await write_changes(send_record, self.changelog, changes)
+        self.faults.check("store")
+        for number, offset in offsets.items():
+            self.partitions[number].committed(offset)
+        for account_id, raw in encoded.items():
+            entry = self.cache.get(account_id)
+            if entry is not None:
+                entry.stored = raw
+            self.metrics.state_writes += 1
+            self.metrics.state_bytes_written += len(raw)
+            self.metrics.largest_state_write = max(self.metrics.largest_state_write, len(raw))
+
+    def _after_commit(self, output: _Output) -> None:
+        self.cache.evict()
         now = time.time()
         for task, produced_at in output.tasks:
             self.metrics.tasks_out[task.playbook][task.action] += 1
@@ -339,107 +499,36 @@ class SignalWorker:
                 reason=task.reason,
             )
         self.metrics.health_scores_out += len(output.health)
+        if output.tasks or output.health:
+            # The view is derived from the topics: written after the commit, off the batch
+            # lock, in commit order by one writer.
+            self._view_queue.put_nowait(output)
+            if self._view_writer is None or self._view_writer.done():
+                self._view_writer = asyncio.ensure_future(self._drain_view())
 
-    async def _write_view(self, output: _BatchOutput) -> None:
+    async def _drain_view(self) -> None:
+        while not self._view_queue.empty():
+            await self._write_view(self._view_queue.get_nowait())
+
+    async def _write_view(self, output: _Output) -> None:
         """The Redis view is derived from the topics, which stay the source of truth: a
         Redis outage is retried briefly, then logged, and never stops the stream."""
+        health = [(score, output.facts.get(score.account_id, {})) for score in output.health]
         for attempt in range(3):
             try:
-                await self._view().write(output.health, (task for task, _ in output.tasks))
+                await self._view().write(health, (task for task, _ in output.tasks))
                 return
             except Exception as exc:
                 self.log.warning("redis_write_failed", attempt=attempt + 1, error=str(exc))
                 await asyncio.sleep(0.2 * (attempt + 1))
         self.metrics.redis_write_failures += 1
         self.log.error(
-            "redis_view_out_of_date",
-            tasks=len(output.tasks),
-            health_scores=len(output.health),
+            "redis_view_out_of_date", tasks=len(output.tasks), health_scores=len(output.health)
         )
-
-    async def _close_changelog_batches(self, accounts: Iterable[str]) -> None:
-        """Follow this batch's state writes with a lone marker record per partition (Tansu).
-
-        Flushing first guarantees the marker starts a batch of its own; awaiting it (under the
-        batch lock) guarantees nothing joins that batch. See broker_quirks.py.
-        """
-        await self.app.producer.flush()
-        changelog = self.table.changelog_topic
-        partitions = sorted({self._owner(account) for account in accounts})
-        futures = [
-            await changelog.send(key=CHANGELOG_MARKER_KEY, value=b"", partition=partition)
-            for partition in partitions
-        ]
-        await asyncio.gather(*futures)
-
-    async def _dead_letter(self, message: Any, raw: bytes | None, error: str) -> Any:
-        topic = self.unprefixed.get(message.topic, message.topic)
-        letter = make_dead_letter(
-            topic, message.partition, message.offset, raw, error, received_at=utcnow()
-        )
-        self.metrics.dead_letters[topic] += 1
-        self.log.warning(
-            "dead_letter",
-            source_topic=topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key.decode("utf-8", "replace") if message.key else None,
-            error=error,
-            payload_size=letter.payload_size,
-        )
-        return await self.dead_topic.send(key=message.key, value=letter.to_json_bytes())
-
-    # -- state -----------------------------------------------------------------------------
-
-    def _load(self, account_id: str, partition: int) -> _Account:
-        account = self.cache.get(account_id)
-        if account is None:
-            stored = self.table.get(account_id.encode())
-            if stored:
-                state, held_raw = decode_account(stored)
-                account = _Account(state, [self._rehold(topic, raw) for topic, raw in held_raw])
-                if account.held:
-                    self._holding(partition).add(account_id)
-            else:
-                account = _Account(new_state(account_id))
-            self.cache[account_id] = account
-            if self.partition_accounts is not None:
-                self.partition_accounts.setdefault(partition, set()).add(account_id)
-        return account
-
-    def _rehold(self, topic: str, raw: bytes) -> HeldEvent:
-        # These bytes were validated before they were held; the same rules still apply.
-        return hold(decode_event(topic, raw, 1 << 62), topic, raw, None)
-
-    def _active_partitions(self) -> set[int]:
-        assigned = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in assigned if tp.topic in self.unprefixed}
-
-    def _accounts_in(self, partition: int) -> set[str]:
-        if self.partition_accounts is None:
-            # Built lazily after each rebalance from the restored table.
-            index: dict[int, set[str]] = {}
-            for key in self.table:
-                if key == CHANGELOG_MARKER_KEY:
-                    continue
-                account = key.decode() if isinstance(key, bytes) else str(key)
-                part = partition_for(account.encode(), self.settings.topic_partitions)
-                index.setdefault(part, set()).add(account)
-            index.update(
-                {
-                    p: index.get(p, set()) | {a for a in self.cache if self._owner(a) == p}
-                    for p in self._active_partitions()
-                }
-            )
-            self.partition_accounts = index
-        return self.partition_accounts.get(partition, set())
-
-    def _owner(self, account_id: str) -> int:
-        return partition_for(account_id.encode(), self.settings.topic_partitions)
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:
-            value = self.app.consumer.highwater(TP(topic, partition))
+            value = self.app.consumer.highwater(TP(self.settings.topic(topic), partition))
         except Exception:
             return None
         return value if isinstance(value, int) and value >= 0 else None
@@ -458,7 +547,7 @@ class SignalWorker:
         for tp in sorted(consumer.assignment()):
             if tp.topic not in self.unprefixed:
                 continue
-            end = self._highwater(tp.topic, tp.partition)
+            end = self._highwater(self.unprefixed[tp.topic], tp.partition)
             position = await consumer.position(tp)
             if end is not None and position is not None:
                 lag[f"{self.unprefixed[tp.topic]}/{tp.partition}"] = max(0, end - position)
@@ -470,22 +559,48 @@ class SignalWorker:
         except Exception as exc:  # lag is best effort; the rest of the snapshot is not
             self.log.warning("consumer_lag_unavailable", error=str(exc))
             lag = {}
-        active = sorted(self._active_partitions())
+        parts = [self.partitions[p] for p in sorted(self.partitions) if p in self.owned]
+        oldest = [t for p in parts if (t := p.oldest_held()) is not None]
+        now = time.time()
         snapshot = self.metrics.snapshot(
             at=utcnow().isoformat(),
             interval_seconds=self.settings.metrics_interval_seconds,
             consumer_lag=lag,
-            assigned_partitions=active,
-            events_held=sum(len(account.held) for account in self.cache.values()),
+            assigned_partitions=sorted(self.owned),
+            events_held=sum(p.held_count() for p in parts),
             event_clock={
-                p: (wm.isoformat() if (wm := self.clocks.watermark(p, self._highwater)) else None)
-                for p in active
+                p.number: (
+                    datetime.fromtimestamp(p.clock.reached, UTC).isoformat()
+                    if p.clock.reached is not None
+                    else None
+                )
+                for p in parts
+            },
+            extra={
+                "oldest_held_event_age_seconds": round(now - min(oldest), 3) if oldest else None,
+                "scheduled_accounts": sum(len(p.schedule) for p in parts),
+                "cache": {
+                    "accounts": len(self.cache),
+                    "capacity": self.cache.capacity,
+                    "hits": self.cache.hits,
+                    "misses": self.cache.misses,
+                },
+                "allowed_lateness_seconds": self.settings.allowed_lateness_seconds,
             },
         )
-        await self.metrics_topic.send(
-            key=self.settings.worker_id.encode(), value=json.dumps(snapshot).encode()
+        await self.app.producer.send(
+            self.metrics_topic,
+            self.settings.worker_id.encode(),
+            json.dumps(snapshot).encode(),
+            None,
+            None,
+            None,
         )
         try:
             await self._view().write_worker_metrics(self.settings.worker_id, snapshot)
         except Exception as exc:
             self.log.warning("redis_metrics_write_failed", error=str(exc))
+
+
+def _mono() -> float:
+    return time.monotonic()

@@ -1,89 +1,145 @@
-"""The event-time clock that drives time-driven triggers.
+"""The clock that releases held events and drives time-driven triggers, one per partition.
 
-Each table partition has one clock, fed by the four input topics' partitions of the same
-number. The clock is a watermark: the *slowest* input that still has a backlog holds it
-back, so a replay that reads the small ticket topic ahead of the large usage topic does not
-jump time forward and fire false "no usage" alarms. An input that is caught up (nothing left
-to read) or has never delivered anything does not hold the clock back, so a quiet topic
-cannot stall it.
+Each partition's clock is fed by the input topics' partitions of the same number. It is a
+watermark over event time: an input that still has a backlog (or, for streams of activity,
+delivered something in the last `active_seconds`) holds the clock at the newest event time
+it has delivered, so a replay that reads the small ticket topic ahead of the large usage
+topic cannot jump time forward and raise false "no usage" alarms.
 
-"Still has a backlog" is read from the log-end offset when the broker reports it truly, and
-also from recency: an input that delivered a record in the last `active_seconds` (wall time)
-holds the clock too. The second rule covers brokers whose end offsets lag (Tansu, see
-broker_quirks.py); in live operation it only means that the clock follows the slowest
-*active* input, which is what a watermark should do.
+Two refinements (DOMAIN.md, Time):
+
+- **Facts don't hold the clock.** Account facts and success-plan milestones are slowly
+  changing facts whose timestamps are often old (a CRM backfill stamps a fact 30 days back).
+  They hold the clock only while their input has a real backlog (a replay), never merely for
+  having delivered recently; otherwise one fact a second would pin every partition's clock
+  30 days in the past.
+- **Quiet partitions follow the wall clock.** When every input of the partition is caught up
+  and quiet, the clock moves to `wall clock - allowed lateness`, so a completed week or a
+  silent champion is noticed on time even when nothing arrives. A partition with a backlog
+  stays on pure event time, so a replay or a catch-up after an outage raises no false
+  "silent" alarm. With the lateness off (None) the clock is pure event time: exactly
+  reproducible.
+
+The clock never goes back (`reached`); an event older than the clock is *late*: it is applied
+at once (it still counts for every future evaluation) and counted in ops-metrics.
+
+"Backlog" is read from the log-end offset, which some brokers understate (Tansu, see
+broker_quirks.py); the recency rule covers that, since an input that is still delivering is
+not quiet.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 DEFAULT_ACTIVE_SECONDS = 2.0
+# Inputs whose event times are validity times of slowly changing facts.
+FACT_TOPICS = frozenset({"account-events", "milestone-events"})
+
+Highwater = Callable[[str, int], int | None]
 
 
 @dataclass
-class _InputProgress:
+class InputProgress:
     last_offset: int = -1
-    max_event_time: datetime | None = None
-    last_delivery: float = 0.0  # monotonic seconds
+    max_event_time: float | None = None  # epoch seconds
+    last_delivery: float = 0.0  # monotonic seconds; 0 = not since this worker started
+    is_fact: bool = False
 
 
 @dataclass
-class PartitionClocks:
-    # (topic, partition) -> progress
-    inputs: dict[tuple[str, int], _InputProgress] = field(default_factory=dict)
+class PartitionClock:
+    """The clock of one partition: its inputs' progress and the time it has reached."""
 
-    active_seconds: float = DEFAULT_ACTIVE_SECONDS
+    inputs: dict[str, InputProgress] = field(default_factory=dict)  # topic -> progress
+    reached: float | None = None
 
     def record(
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        event_time: datetime,
-        now: float | None = None,
+        self, topic: str, offset: int, event_time: float | None, is_fact: bool, now: float
     ) -> None:
-        progress = self.inputs.setdefault((topic, partition), _InputProgress())
-        progress.last_offset = max(progress.last_offset, offset)
-        progress.last_delivery = time.monotonic() if now is None else now
-        if progress.max_event_time is None or event_time > progress.max_event_time:
+        progress = self.inputs.get(topic)
+        if progress is None:
+            progress = self.inputs[topic] = InputProgress(is_fact=is_fact)
+        if offset > progress.last_offset:
+            progress.last_offset = offset
+        if not is_fact:
+            progress.last_delivery = now
+        if event_time is not None and (
+            progress.max_event_time is None or event_time > progress.max_event_time
+        ):
             progress.max_event_time = event_time
 
-    def consumed(self, topic: str, partition: int, offset: int, now: float | None = None) -> None:
-        """A message that carries no usable event time (a dead letter, a re-routed event)
-        still counts as read: otherwise its input would look behind for ever."""
-        progress = self.inputs.setdefault((topic, partition), _InputProgress())
-        progress.last_offset = max(progress.last_offset, offset)
-        progress.last_delivery = time.monotonic() if now is None else now
+    def _behind(self, topic: str, progress: InputProgress, end: int | None) -> bool:
+        return end is not None and progress.last_offset + 1 < end
 
-    def watermark(
+    def compute(
         self,
         partition: int,
-        highwater: Callable[[str, int], int | None],
+        highwater: Highwater,
+        *,
+        wall: float | None,
+        lateness: float | None,
+        active_seconds: float = DEFAULT_ACTIVE_SECONDS,
         now: float | None = None,
-    ) -> datetime | None:
-        """Event time up to which partition `partition` has seen everything it will see.
-
-        `highwater(topic, partition)` returns the log-end offset, or None when unknown.
-        """
+    ) -> float | None:
+        """Advance and return the clock (epoch seconds), or None while nothing is known."""
         now = time.monotonic() if now is None else now
-        lagging: list[datetime] = []
-        everything: list[datetime] = []
-        for (topic, part), progress in self.inputs.items():
-            if part != partition or progress.max_event_time is None:
+        holding: list[float] = []
+        known: list[float] = []
+        blind = False  # an input with a backlog whose event times we have not seen yet
+        quiet = True
+        for topic, progress in self.inputs.items():
+            end = highwater(topic, partition)
+            behind = self._behind(topic, progress, end)
+            recent = now - progress.last_delivery < active_seconds
+            if behind or recent:
+                quiet = False
+            if progress.max_event_time is None:
+                blind = blind or behind
                 continue
-            everything.append(progress.max_event_time)
-            end = highwater(topic, part)
-            behind = end is not None and progress.last_offset + 1 < end
-            if behind or now - progress.last_delivery < self.active_seconds:
-                lagging.append(progress.max_event_time)
-        if lagging:
-            return min(lagging)
-        return max(everything) if everything else None
+            known.append(progress.max_event_time)
+            if behind or (recent and not progress.is_fact):
+                holding.append(progress.max_event_time)
+        if blind:
+            candidate = None
+        elif holding:
+            candidate = min(holding)
+        else:
+            candidate = max(known) if known else None
+        if quiet and lateness is not None and wall is not None:
+            floor = wall - lateness
+            candidate = floor if candidate is None else max(candidate, floor)
+        if candidate is not None and (self.reached is None or candidate > self.reached):
+            self.reached = candidate
+        return self.reached
 
-    def forget(self, partitions: set[tuple[str, int]]) -> None:
-        for key in partitions:
-            self.inputs.pop(key, None)
+    # -- persistence (stored with the partition's state, so a restored partition's clock
+    # starts where the last committed batch left it and can release restored held events) --
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "inputs": {t: [p.last_offset, p.max_event_time] for t, p in self.inputs.items()},
+            "reached": self.reached,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> PartitionClock:
+        clock = cls()
+        if not raw:
+            return clock
+        body = json.loads(raw)
+        for topic, (offset, max_time) in body.get("inputs", {}).items():
+            clock.inputs[topic] = InputProgress(
+                last_offset=int(offset), max_event_time=max_time, is_fact=topic in FACT_TOPICS
+            )
+        clock.reached = body.get("reached")
+        return clock
+
+
+def as_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)

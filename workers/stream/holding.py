@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from events.decode import decode_event
 from events.models import AnyInbound
 
 # At equal event times: facts first (they set the owner and seats the rest is judged by).
@@ -45,3 +46,26 @@ def release(pending: list[HeldEvent], upto: datetime) -> tuple[list[HeldEvent], 
     if not ready:
         return [], pending
     return ready, [e for e in pending if e.sort_key[0] > upto]
+
+
+# -- persistence: held events are stored under their own keys (workers/stream/keys.py) ------
+
+
+def held_suffix(event: HeldEvent) -> bytes:
+    """Unique per event within its account: the topic's rank and the event id."""
+    return b"%d" % event.sort_key[1] + b"\x00" + event.model.event_id.encode()
+
+
+def encode_held_value(event: HeldEvent) -> bytes:
+    return event.topic.encode() + b"\x00" + event.raw
+
+
+def decode_held_value(value: bytes) -> tuple[str, bytes]:
+    topic, _, raw = value.partition(b"\x00")
+    return topic.decode(), raw
+
+
+def rehold(topic: str, raw: bytes) -> HeldEvent:
+    """A stored held event back in memory. These bytes were validated before they were held;
+    the same rules still apply, so decoding cannot fail on them."""
+    return hold(decode_event(topic, raw, 1 << 62), topic, raw, None)

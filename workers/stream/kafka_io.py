@@ -90,6 +90,38 @@ def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int
     return partitions
 
 
+def ensure_changelog_topic(
+    bootstrap: str, name: str, partitions: int, replication: int = 1
+) -> None:
+    """The state changelog: compacted (only each key's latest value matters), with as many
+    partitions as the inputs, since partition N holds the state of input partition N."""
+    counts = topic_partition_counts(bootstrap, [name])
+    existing = counts.get(name)
+    if existing is not None:
+        if existing != partitions:
+            raise ValueError(
+                f"the state changelog {name!r} has {existing} partitions but the input topics "
+                f"have {partitions}; they must match (delete the changelog and its local "
+                "stores to rebuild it, or recreate the inputs)"
+            )
+        return
+    admin = KafkaAdminClient(bootstrap_servers=_servers(bootstrap))
+    try:
+        topic = NewTopic(
+            name, partitions, replication, topic_configs={"cleanup.policy": "compact"}
+        )
+        try:
+            admin.create_topics([topic])
+        except TopicAlreadyExistsError:
+            pass
+        except KafkaError:
+            # A broker that takes no topic configs (the embedded one never compacts anyway).
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(name, partitions, replication)])
+    finally:
+        admin.close()
+
+
 def make_producer(bootstrap: str) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=_servers(bootstrap),

@@ -34,6 +34,16 @@ class WorkerMetrics:
     batches: int = 0
     time_driven_evaluations: int = 0
     redis_write_failures: int = 0
+    # events older than their partition's clock when they arrived (applied at once, counted)
+    late_events: int = 0
+    # batches rolled back to the last committed state and retried (see app.py)
+    batch_retries: int = 0
+    state_writes: int = 0
+    state_bytes_written: int = 0
+    largest_state_write: int = 0
+    recoveries: int = 0
+    recovery_seconds: float = 0.0
+    recovered_records: int = 0
     _latencies_ms: list[float] = field(default_factory=list)
 
     def observe_latency(self, millis: float) -> None:
@@ -51,6 +61,7 @@ class WorkerMetrics:
         assigned_partitions: list[int],
         event_clock: dict[int, str | None],
         events_held: int = 0,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         latencies = self._latencies_ms
         snap = {
@@ -73,6 +84,16 @@ class WorkerMetrics:
             "batches": self.batches,
             "time_driven_evaluations": self.time_driven_evaluations,
             "redis_write_failures": self.redis_write_failures,
+            "late_events": self.late_events,
+            "batch_retries": self.batch_retries,
+            "state": {
+                "writes": self.state_writes,
+                "bytes_written": self.state_bytes_written,
+                "largest_write_bytes": self.largest_state_write,
+                "recoveries": self.recoveries,
+                "recovery_seconds": round(self.recovery_seconds, 3),
+                "recovered_records": self.recovered_records,
+            },
             "consumer_lag": dict(sorted(consumer_lag.items())),
             "consumer_lag_total": sum(consumer_lag.values()),
             "processing_latency_ms": {
@@ -84,5 +105,7 @@ class WorkerMetrics:
             "assigned_partitions": assigned_partitions,
             "event_clock": {str(p): t for p, t in sorted(event_clock.items())},
         }
+        if extra:
+            snap.update(extra)
         self._latencies_ms = []
         return snap

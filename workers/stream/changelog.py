@@ -1,0 +1,151 @@
+"""The state changelog: how a batch's state changes reach Kafka, and how a partition's local
+store is brought up to date from it (recovery).
+
+Writing (one batch): every changed key is sent to the changelog partition of its account,
+the records are awaited, and then one *commit marker* per partition is sent and awaited. The
+marker's value is the offset of the batch's first record in that partition. A worker killed
+half-way through a batch leaves records with no marker after them: recovery drops them, so a
+restored partition is always the state after some whole batch, never a mix of two. (The
+marker, alone in its own record batch, also keeps Tansu's end offsets honest; see
+broker_quirks.py.)
+
+Recovery (on assignment, and after a failed batch): read the partition from the offset the
+local store is current with to the end, apply each batch's records when its marker arrives,
+and store them with the marker's offset. A cold start (empty store) reads from the beginning.
+Records written by the first release (a bare account id holding the whole account, zlib'd
+JSON) are migrated on the way in (workers/core/codec.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from workers.core.codec import decode_state, encode_state
+from workers.core.users import encode_user
+from workers.stream import keys
+from workers.stream.broker_quirks import CHANGELOG_MARKER_KEY
+from workers.stream.holding import encode_held_value, held_suffix, rehold
+from workers.stream.store import PartitionStore
+
+Send = Callable[[str, bytes, bytes | None, int], Awaitable[Awaitable[Any]]]
+
+# Recovery writes to the local store in slices this big, so a cold start of a large book
+# does not hold the whole partition in memory.
+_FLUSH_EVERY = 20_000
+
+
+def changelog_topic(app_id: str) -> str:
+    # The first release's faust table changelog name: an upgraded worker finds its state.
+    return f"{app_id}-account-state-changelog"
+
+
+async def write_changes(
+    send: Send, topic: str, changes: Mapping[int, Mapping[bytes, bytes | None]]
+) -> dict[int, int]:
+    """Send `changes` (partition -> key -> value, None = delete), then a commit marker per
+    partition; return partition -> the marker's offset. Raises if anything was not delivered."""
+    pending: list[tuple[int, Awaitable[Any]]] = []
+    for partition, records in changes.items():
+        for key, value in records.items():
+            pending.append((partition, await send(topic, key, value, partition)))
+    results = await asyncio.gather(*(future for _, future in pending))
+    first: dict[int, int] = {}
+    for (partition, _), meta in zip(pending, results, strict=True):
+        offset = meta.offset
+        if partition not in first or offset < first[partition]:
+            first[partition] = offset
+    markers = [
+        (partition, await send(topic, keys.COMMIT, str(first.get(partition, 0)).encode(), partition))
+        for partition in changes
+    ]
+    done = await asyncio.gather(*(future for _, future in markers))
+    return {partition: meta.offset for (partition, _), meta in zip(markers, done, strict=True)}
+
+
+@dataclass
+class RecoveryReport:
+    partition: int
+    start_offset: int
+    records: int
+    applied: int
+    dropped: int  # records of a batch that never got its commit marker
+    migrated_accounts: int  # first-release records converted on the way in
+    seconds: float
+
+
+def migrate_v1_record(account_id: str, value: bytes | None) -> dict[bytes, bytes | None]:
+    """A first-release account record as v2 keys (a tombstone deletes only the account key:
+    v1 kept no other keys)."""
+    if value is None:
+        return {keys.account_key(account_id): None}
+    decoded = decode_state(value)
+    out: dict[bytes, bytes | None] = {keys.account_key(account_id): encode_state(decoded.state)}
+    for user_id, record in decoded.users.items():
+        out[keys.user_key(account_id, user_id)] = encode_user(record)
+    for topic, raw in decoded.held:
+        held = rehold(topic, raw)
+        out[keys.held_key(account_id, held_suffix(held))] = encode_held_value(held)
+    return out
+
+
+async def recover(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    partition: int,
+    store: PartitionStore,
+    *,
+    idle_ms: int = 200,
+) -> RecoveryReport:
+    """Bring `store` up to date with changelog `topic` partition `partition`."""
+    began = time.monotonic()
+    tp = TopicPartition(topic, partition)
+    start = store.changelog_offset() + 1
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    end = (await consumer.end_offsets([tp]))[tp]
+    pending: list[tuple[int, bytes, bytes | None]] = []
+    ready: dict[bytes, bytes | None] = {}
+    committed = start - 1
+    report = RecoveryReport(partition, start, 0, 0, 0, 0, 0.0)
+    while True:
+        batch = await consumer.getmany(tp, timeout_ms=idle_ms, max_records=10_000)
+        records = batch.get(tp, [])
+        if not records:
+            if await consumer.position(tp) >= end:
+                break
+            continue
+        for record in records:
+            report.records += 1
+            key = record.key
+            if key == keys.COMMIT:
+                first = int(record.value or b"0")
+                for offset, k, v in pending:
+                    if offset >= first:
+                        ready[k] = v
+                        report.applied += 1
+                    else:
+                        report.dropped += 1
+                pending.clear()
+                committed = record.offset
+            elif keys.is_v2(key):
+                pending.append((record.offset, key, record.value))
+            elif key == CHANGELOG_MARKER_KEY or key is None:
+                committed = record.offset  # the first release's end-of-batch marker
+            else:
+                ready.update(migrate_v1_record(key.decode(), record.value))
+                report.migrated_accounts += 1
+                committed = record.offset
+        if len(ready) >= _FLUSH_EVERY:
+            store.write(ready, committed)
+            ready = {}
+    report.dropped += len(pending)
+    store.write(ready, committed if committed >= start else None)
+    consumer.unsubscribe()
+    report.seconds = time.monotonic() - began
+    return report
