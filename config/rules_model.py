@@ -1,0 +1,223 @@
+"""The sections of the rules file as pydantic models: evaluation, dedup, retention, the health
+model, the playbook kinds with their typed params, playbooks and per-segment overrides. The
+root document, `Rules`, is in config/rules.py."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from config.durations import Duration
+from config.rules_base import (
+    COMPONENTS,
+    CONDITION_KIND,
+    Priority,
+    Ratio,
+    SegmentName,
+    _Strict,
+)
+
+
+class EvaluationRules(_Strict):
+    interval: Duration = timedelta(hours=1)
+    catchup_full_boundaries: int = Field(default=48, ge=1, le=10_000)
+    catchup_max_days: int = Field(default=400, ge=1, le=10_000)
+
+
+class DedupRules(_Strict):
+    max_event_ids: int = Field(default=2000, ge=1, le=1_000_000)
+
+
+class RetentionRules(_Strict):
+    usage_days: int = Field(default=62, ge=31, le=400)
+    user_days: int = Field(default=31, ge=31, le=400)
+    user_last_active_days: int = Field(default=62, ge=15, le=400)
+    nps_days: int = Field(default=180, ge=1, le=1000)
+    escalation_days: int = Field(default=30, ge=1, le=400)
+
+
+class Points(_Strict):
+    good: int = 5
+    at_risk: int = 3
+    critical: int = 1
+
+
+class RatioBands(_Strict):
+    good_at_least: Ratio
+    at_risk_at_least: Ratio
+    window: Duration = timedelta(days=30)
+
+
+class EngagementBands(_Strict):
+    good_at_most_days: int = Field(default=7, ge=0)
+    at_risk_at_most_days: int = Field(default=14, ge=0)
+
+
+class SatisfactionBands(_Strict):
+    good_at_least: int = Field(default=8, ge=0, le=10)
+    at_risk_at_least: int = Field(default=6, ge=0, le=10)
+    window: Duration = timedelta(days=180)
+
+
+class SupportBands(_Strict):
+    window: Duration = timedelta(days=30)
+    good_at_most_open: int = Field(default=2, ge=0)
+    at_risk_at_most_open: int = Field(default=5, ge=0)
+    escalation_is_critical: bool = True
+
+
+class Bands(_Strict):
+    champion: float = 85
+    healthy: float = 70
+    at_risk: float = 50
+
+
+class HealthRules(_Strict):
+    core_features: list[str] = Field(
+        default_factory=lambda: [
+            "dashboards",
+            "reports",
+            "alerts",
+            "integrations",
+            "automation",
+            "exports",
+        ],
+        min_length=1,
+    )
+    weights: dict[Literal["usage", "adoption", "engagement", "satisfaction", "support"], float] = (
+        Field(
+            default_factory=lambda: {
+                "usage": 0.30,
+                "adoption": 0.20,
+                "engagement": 0.20,
+                "satisfaction": 0.15,
+                "support": 0.15,
+            }
+        )
+    )
+    points: Points = Points()
+    usage: RatioBands = RatioBands(good_at_least=0.5, at_risk_at_least=0.25)
+    adoption: RatioBands = RatioBands(good_at_least=0.7, at_risk_at_least=0.4)
+    engagement: EngagementBands = EngagementBands()
+    satisfaction: SatisfactionBands = SatisfactionBands()
+    support: SupportBands = SupportBands()
+    bands: Bands = Bands()
+    # Whole completed days of observed history (since the account's first event) before the
+    # usage and adoption components count; until then they are "no data" (weight shared).
+    warmup_days: int = Field(default=7, ge=0, le=365)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_sum_to_one(cls, weights: dict[str, float]) -> dict[str, float]:
+        missing = [c for c in COMPONENTS if c not in weights]
+        if missing:
+            raise ValueError(
+                f"missing component(s) {', '.join(missing)}; valid: weights for all of "
+                f"{', '.join(COMPONENTS)} (0 disables one)"
+            )
+        total = sum(weights.values())
+        if any(w < 0 for w in weights.values()) or not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(
+                f"weights sum to {total:g}; valid: non-negative weights summing to 1 "
+                "(e.g. usage 0.30, adoption 0.20, engagement 0.20, satisfaction 0.15, "
+                "support 0.15)"
+            )
+        return weights
+
+
+# Kind-specific thresholds. Validated after the main model so the message can name the kind.
+class NpsDetractorParams(_Strict):
+    max_score: int = Field(default=6, ge=0, le=10)
+    resolve_min_score: int = Field(default=7, ge=0, le=10)
+    resolve_after: Duration = timedelta(days=30)
+
+
+class UsageDropParams(_Strict):
+    drop_at_least: Ratio = 0.30
+    min_prev_active_users: int = Field(default=5, ge=0)
+    resolve_within: Ratio = 0.15
+
+
+class SupportEscalationParams(_Strict):
+    on_escalated: bool = True
+    on_urgent_opened: bool = True
+
+
+class HealthRecoveryParams(_Strict):
+    resolve_at_least: float = Field(default=70, ge=20, le=100)
+    resolve_weeks: float = Field(default=2, ge=0, le=52)
+
+
+class ExpansionParams(_Strict):
+    min_seat_ratio: float = Field(default=0.9, ge=0)
+    min_health: float = Field(default=70, ge=20, le=100)
+    resolve_below_ratio: float = Field(default=0.8, ge=0)
+    resolve_below_health: float = Field(default=70, ge=20, le=100)
+
+
+class RenewalParams(_Strict):
+    milestones_days: list[int] = Field(default_factory=lambda: [90, 60, 30], min_length=1)
+    milestone_priority: dict[int, Priority] = Field(default_factory=lambda: {30: "high"})
+
+
+class ChampionSilentParams(_Strict):
+    max_inactive_days: int = Field(default=10, ge=0)
+
+
+class LowAdoptionParams(_Strict):
+    after_contract_days: int = Field(default=60, ge=0)
+    # Whole completed days observed since the account's first event: a 30-day adoption window
+    # with a few days of history in it understates adoption.
+    min_observed_days: int = Field(default=14, ge=0, le=365)
+    below_ratio: Ratio = 0.30
+    resolve_at_least: Ratio = 0.40
+
+
+class ConditionParams(_Strict):
+    pass
+
+
+KIND_PARAMS: dict[str, type[_Strict]] = {
+    "nps_detractor": NpsDetractorParams,
+    "usage_drop": UsageDropParams,
+    "support_escalation": SupportEscalationParams,
+    "health_at_risk": HealthRecoveryParams,
+    "health_critical": HealthRecoveryParams,
+    "expansion_signal": ExpansionParams,
+    "renewal_approaching": RenewalParams,
+    "champion_silent": ChampionSilentParams,
+    "low_adoption": LowAdoptionParams,
+}
+BUILTIN_KINDS = tuple(KIND_PARAMS)
+
+
+class PlaybookRule(_Strict):
+    kind: str | None = None
+    enabled: bool = True
+    title: str | None = None
+    priority: Priority
+    owner_role: str = Field(min_length=1)
+    sla: Duration
+    cooldown: Duration = timedelta(days=7)
+    steps: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    condition: str | None = None
+    resolve_when: str | None = None
+    segments: list[SegmentName] | None = None
+
+
+class SegmentOverride(_Strict):
+    # Partial documents merged over the defaults, then validated as a whole.
+    health: dict[str, Any] = Field(default_factory=dict)
+    playbooks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+def playbook_kind(pid: str, rule: PlaybookRule) -> str | None:
+    if rule.kind is not None:
+        return rule.kind
+    if rule.condition is not None:
+        return CONDITION_KIND
+    return pid if pid in KIND_PARAMS else None
