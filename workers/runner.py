@@ -9,7 +9,7 @@ import redis
 from config.rules import RulesError, load_rules
 from config.settings import Settings
 from workers.logs import configure_logging, get_logger
-from workers.stream.kafka_io import KafkaUnavailable, prepare_topics
+from workers.stream.kafka_io import KafkaUnavailable, ensure_changelog_topic, prepare_topics
 
 EXIT_BAD_CONFIG = 2
 EXIT_UNAVAILABLE = 3
@@ -37,6 +37,19 @@ def run_worker(settings: Settings) -> int:
         print(f"cs-signals: {exc}", file=sys.stderr)
         log.error("kafka_unavailable", error=str(exc))
         return EXIT_UNAVAILABLE
+    from workers.stream.changelog import changelog_topic
+
+    try:
+        ensure_changelog_topic(
+            settings.kafka_bootstrap_servers,
+            changelog_topic(settings.app_id),
+            partitions,
+            settings.topic_replication,
+        )
+    except ValueError as exc:
+        print(f"cs-signals: {exc}", file=sys.stderr)
+        log.error("bad_changelog_topic", error=str(exc))
+        return EXIT_BAD_CONFIG
     if partitions != settings.topic_partitions:
         log.info(
             "using_existing_partition_count",
@@ -53,24 +66,28 @@ def run_worker(settings: Settings) -> int:
         log.error("redis_unavailable", error=str(exc))
         return EXIT_UNAVAILABLE
 
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        message = f"CS_DATA_DIR={str(settings.data_dir)!r}: cannot create it ({exc})"
+        print(f"cs-signals: {message}", file=sys.stderr)
+        log.error("bad_data_dir", error=message)
+        return EXIT_BAD_CONFIG
+
     import faust
-
-    from workers.stream.broker_quirks import is_tansu
-
-    tansu = is_tansu(settings.kafka_bootstrap_servers)
-    if tansu:
-        log.info("embedded_broker_detected", workaround="changelog end markers")
 
     from workers.stream.app import SignalWorker
 
-    worker = SignalWorker(settings, rules, changelog_markers=tansu)
+    worker = SignalWorker(settings, rules)
     log.info(
         "worker_starting",
         app_id=settings.app_id,
         kafka=settings.kafka_bootstrap_servers,
         topic_prefix=settings.topic_prefix,
         partitions=settings.topic_partitions,
-        time_driven_clock=settings.time_driven_clock,
+        allowed_lateness_seconds=settings.allowed_lateness_seconds,
+        data_dir=str(settings.data_dir),
+        static_membership=settings.static_membership,
     )
     faust_level = "info" if settings.log_level == "DEBUG" else "warn"
     runner = faust.Worker(worker.app, loglevel=faust_level, quiet=True, redirect_stdouts=False)

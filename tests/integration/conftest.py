@@ -36,6 +36,7 @@ def ns(broker: EmbeddedBroker, redis_url: str) -> Iterator[Namespace]:
     namespace = Namespace(bootstrap=broker.bootstrap, redis_url=redis_url)
     yield namespace
     namespace.cleanup_redis()
+    namespace.cleanup_data()
 
 
 @pytest.fixture

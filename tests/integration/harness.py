@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,8 @@ class Namespace:
     app_id: str = field(default_factory=lambda: f"it-{uuid.uuid4().hex[:10]}")
     partitions: int = 4
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Each worker id gets its own local state store under here (kept across its restarts).
+    data_root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cs-it-data-")))
 
     @property
     def prefix(self) -> str:
@@ -61,6 +64,10 @@ class Namespace:
                 "CS_REBALANCE_TIMEOUT_SECONDS": "2",
                 "CS_SESSION_TIMEOUT_SECONDS": "6",
                 "CS_LOG_FORMAT": "json",
+                "CS_DATA_DIR": str(self.data_root / worker_id),
+                # The tests' events are stamped in the past: the wall clock would move every
+                # quiet partition months ahead. Tests of the live clock set a lateness.
+                "CS_ALLOWED_LATENESS": "off",
                 "PYTHONPATH": str(ROOT),
             }
         )
@@ -69,6 +76,9 @@ class Namespace:
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
+
+    def cleanup_data(self) -> None:
+        shutil.rmtree(self.data_root, ignore_errors=True)
 
     def cleanup_redis(self) -> None:
         client = self.redis()

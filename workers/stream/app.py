@@ -154,16 +154,19 @@ class SignalWorker:
         return {tp.partition for tp in tps if tp.topic in self.unprefixed}
 
     async def _on_revoked(self, sender: Any, revoked: Iterable[TP], **_: Any) -> None:
+        # faust revokes everything at each rebalance (the eager protocol); waiting for the
+        # lock lets an in-flight batch commit first. What to drop is decided on assignment.
         async with self.lock:
-            gone = self._input_partitions(revoked)
-            self._forget(gone)
-            self.owned -= gone
+            pass
 
     async def _on_assigned(self, sender: Any, assigned: Iterable[TP], **_: Any) -> None:
-        # A rebalance keeps what this worker still owns: only new partitions are loaded
-        # (lazily, on first use: see _partition).
+        # A rebalance keeps what this worker still owns (its partitions stay loaded, its
+        # cache warm); partitions it lost are dropped, new ones load on first use (_partition)
+        # -- at the latest at the next tick, so restored held events are never stranded.
         async with self.lock:
-            self.owned |= self._input_partitions(assigned)
+            owned = self._input_partitions(assigned)
+            self._forget(self.owned - owned)
+            self.owned = owned
 
     def _forget(self, partitions: set[int]) -> None:
         for number in partitions:
