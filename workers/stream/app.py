@@ -75,7 +75,8 @@ class BatchFailed(Exception):
 class _Output:
     """What one batch (or one tick) produced, in publication order."""
 
-    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    # (identity across retries, key, value)
+    dead_letters: list[tuple[bytes, bytes | None, bytes]] = field(default_factory=list)
     reroutes: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     health: list[HealthScore] = field(default_factory=list)
     tasks: list[tuple[PlaybookTask, float | None]] = field(default_factory=list)
@@ -105,6 +106,9 @@ class SignalWorker:
         self.lock = asyncio.Lock()
         self.faults = FaultInjector.from_env()
         self.poisoned: set[str] = set()  # event ids the core raised on (dead-lettered on retry)
+        # Outputs a failed attempt of the current batch already delivered: the retry computes
+        # the same messages from the same committed state, and skips these (no duplicates).
+        self._delivered: set[bytes] = set()
         self._redis: RedisView | None = None
         self._view_queue: asyncio.Queue[_Output] = asyncio.Queue()
         self._view_writer: asyncio.Future[None] | None = None
@@ -246,6 +250,7 @@ class SignalWorker:
                     self.log.exception("rollback_failed")
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
+            self._delivered.clear()
             self._after_commit(output)
             return
         self.log.critical(
@@ -296,7 +301,6 @@ class SignalWorker:
             part.hold(model.account_id, hold(model, topic, raw, message.timestamp))
             output.partitions.add(part.number)
             moved.add(part.number)
-        self.faults.check("core")
         for number in sorted(self.owned | moved):
             await self._advance(await self._partition(number), output)
         self.metrics.batches += 1 if events else 0
@@ -357,6 +361,7 @@ class SignalWorker:
             self._internal_error(held, output)
             return
         try:
+            self.faults.check("core")
             outcome = apply_event(state, held.model, self.rules)
         except Exception as exc:
             # The state may be half-mutated: roll the batch back, and set this event aside
@@ -378,7 +383,10 @@ class SignalWorker:
         )
         self.metrics.dead_letters[held.topic] += 1
         letter = make_dead_letter(held.topic, None, None, held.raw, error, received_at=utcnow())
-        output.dead_letters.append((held.model.account_id.encode(), letter.to_json_bytes()))
+        identity = f"internal\x00{held.topic}\x00{held.model.event_id}".encode()
+        output.dead_letters.append(
+            (identity, held.model.account_id.encode(), letter.to_json_bytes())
+        )
 
     def _dead_letter(
         self, message: Any, topic: str, raw: bytes | None, error: str, output: _Output
@@ -396,7 +404,8 @@ class SignalWorker:
             error=error,
             payload_size=letter.payload_size,
         )
-        output.dead_letters.append((message.key, letter.to_json_bytes()))
+        identity = f"dead\x00{message.topic}\x00{message.partition}\x00{message.offset}".encode()
+        output.dead_letters.append((identity, message.key, letter.to_json_bytes()))
 
     def _partition_count(self, topic: str) -> int:
         count = self.partition_counts.get(topic)
@@ -421,29 +430,34 @@ class SignalWorker:
 
     async def _commit(self, output: _Output) -> None:
         send = self.app.producer.send
-        futures: list[Any] = []
         self.faults.check("produce")
-        for key, value in output.dead_letters:
-            futures.append(await send(self.dead_topic, key, value, None, None, None))
+        messages: list[tuple[str, bytes | None, bytes, bytes]] = []
+        for identity, key, value in output.dead_letters:
+            messages.append((self.dead_topic, key, value, identity))
         for topic, key, value in output.reroutes:
-            futures.append(await send(topic, key, value, None, None, None))
+            messages.append((topic, key, value, topic.encode() + b"\x00" + value))
         for score in output.health:
-            futures.append(
-                await send(
-                    self.health_topic, score.account_id.encode(), score.to_json_bytes(),
-                    None, None, None,
-                )
-            )
+            value = score.to_json_bytes()
+            messages.append((self.health_topic, score.account_id.encode(), value, value))
         for task, _ in output.tasks:
-            futures.append(
-                await send(
-                    self.tasks_topic, task.account_id.encode(), task.to_json_bytes(),
-                    None, None, None,
-                )
-            )
-        if futures:
+            value = task.to_json_bytes()
+            messages.append((self.tasks_topic, task.account_id.encode(), value, value))
+        pending: list[tuple[bytes, Any]] = []
+        for topic, key, value, identity in messages:
+            if identity in self._delivered:
+                continue  # delivered by a failed attempt of this same batch
+            pending.append((identity, await send(topic, key, value, None, None, None)))
+        if pending:
             # Outputs first: once the state says an event was applied, its tasks are out.
-            await asyncio.gather(*futures)
+            results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+            failed = None
+            for (identity, _), result in zip(pending, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed = result
+                else:
+                    self._delivered.add(identity)
+            if failed is not None:
+                raise failed
 
         encoded: dict[str, bytes] = {}
         changes: dict[int, dict[bytes, bytes | None]] = {}

@@ -60,10 +60,10 @@ async def write_changes(
         offset = meta.offset
         if partition not in first or offset < first[partition]:
             first[partition] = offset
-    markers = [
-        (partition, await send(topic, keys.COMMIT, str(first.get(partition, 0)).encode(), partition))
-        for partition in changes
-    ]
+    markers = []
+    for partition in changes:
+        start = str(first.get(partition, 0)).encode()
+        markers.append((partition, await send(topic, keys.COMMIT, start, partition)))
     done = await asyncio.gather(*(future for _, future in markers))
     return {partition: meta.offset for (partition, _), meta in zip(markers, done, strict=True)}
 
