@@ -562,7 +562,7 @@ def pct(values: Sequence[float], fraction: float) -> float:
 
 
 _OURS = ("workers/", "events/", "config/")
-_ENTRY = ("workers/cli.py", "workers/runner.py")  # every stack passes through these
+_ENTRY = ("workers/cli/",)  # every stack passes through these
 _IDLE_LEAVES = ("EpollSelector.select", "select.epoll.poll")
 _PACKAGES = (
     "workers/",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from config.rules import load_rules
 from events.decode import decode_event
-from workers.backtest import backtest
 from workers.jsonl_input import parse_jsonl_lines
+from workers.replay.backtest import backtest
 from workers.sample import generate_sample
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

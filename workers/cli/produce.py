@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from config.settings import Settings
-from workers.jsonl_input import parse_jsonl_lines
-from workers.stream.kafka_io import KafkaUnavailable, make_producer, prepare_topics
+from workers.cli.settings import settings_or_exit
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "produce",
+        help="publish events from a JSON-lines file to their topics",
+        description=(
+            "Publish events from FILE (one JSON object a line with a `type` of usage, ticket, "
+            "nps or account, plus the event's fields) to their topics, keyed by account_id. "
+            "Invalid lines are reported with their line numbers and skipped; every valid "
+            "line is published. Exit code 1 when any line was invalid."
+        ),
+        epilog='example line: {"type": "nps", "event_id": "n-1", "account_id": "acme", '
+        '"occurred_at": "2026-11-20T10:00:00Z", "score": 4}',
+    )
+    parser.add_argument("file", help="the JSON-lines file ('-' for standard input)")
+    parser.add_argument("--dry-run", action="store_true", help="validate the file, publish nothing")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return produce_file(settings_or_exit(), Path(args.file), dry_run=args.dry_run)
 
 
 def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> int:
+    from workers.jsonl_input import parse_jsonl_lines
+    from workers.stream.kafka_io import KafkaUnavailable, make_producer, prepare_topics
+
     if str(path) == "-":
         records, errors = parse_jsonl_lines(sys.stdin)
     else:

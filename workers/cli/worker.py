@@ -1,21 +1,48 @@
-"""`cs-signals worker`: check everything a worker needs, then hand over to faust."""
+"""`cs-signals worker`: check everything a worker needs, then hand over to faust.
+
+Its imports (Redis, Kafka, the rules, faust) are made when the command runs, so the rest of
+the command line does not pay for them."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
-import redis
-
-from config.rules import RulesError, load_rules
 from config.settings import Settings
-from workers.logs import configure_logging, get_logger
-from workers.stream.kafka_io import KafkaUnavailable, ensure_changelog_topic, prepare_topics
+from workers.cli.settings import SETTINGS_EPILOG, settings_or_exit
 
 EXIT_BAD_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 
 
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "worker",
+        help="run a stream worker against the configured Kafka and Redis",
+        description=(
+            "Run a stream worker: consume usage-events, ticket-events, nps-events and "
+            "account-events; publish playbook-tasks, health-scores, dead-letters and "
+            "ops-metrics; keep the live view in Redis. Several workers with the same "
+            "CS_APP_ID share the partitions. Stops cleanly on Ctrl-C / SIGTERM."
+        ),
+        epilog=SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_worker(settings_or_exit())
+
+
 def run_worker(settings: Settings) -> int:
+    import redis
+
+    from config.rules import RulesError, load_rules
+    from workers.logs import configure_logging, get_logger
+    from workers.stream.kafka_io import KafkaUnavailable, ensure_changelog_topic, prepare_topics
+
     configure_logging(settings.log_format, settings.log_level)
     log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
     try:

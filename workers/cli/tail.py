@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
 from config.settings import Settings
 from events.models import INBOUND_TOPICS, OUTPUT_TOPICS
-from workers.render import render
-from workers.stream.kafka_io import KafkaUnavailable, follow, wait_for_kafka
+from workers.cli.settings import settings_or_exit
 
 KNOWN = tuple(OUTPUT_TOPICS) + tuple(INBOUND_TOPICS)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "tail",
+        help="follow a topic in readable form",
+        description=(
+            "Follow TOPIC (playbook-tasks, health-scores, dead-letters, ops-metrics or an "
+            "input topic; CS_TOPIC_PREFIX is added for you) and print each message readably."
+        ),
+    )
+    parser.add_argument("topic", help="topic name without the prefix, e.g. playbook-tasks")
+    parser.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
+    parser.add_argument("--json", action="store_true", help="print raw JSON, one per line")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds without a message (default: follow forever)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return tail_topic(
+        settings_or_exit(),
+        args.topic,
+        from_beginning=args.from_beginning,
+        raw_json=args.json,
+        idle_timeout=args.idle_timeout,
+    )
 
 
 def tail_topic(
@@ -27,6 +60,9 @@ def tail_topic(
             file=sys.stderr,
         )
         return 2
+    from workers.render import render
+    from workers.stream.kafka_io import KafkaUnavailable, follow, wait_for_kafka
+
     try:
         wait_for_kafka(settings.kafka_bootstrap_servers, timeout=10)
     except KafkaUnavailable as exc:
