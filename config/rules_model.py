@@ -28,7 +28,12 @@ class EvaluationRules(_Strict):
 
 
 class DedupRules(_Strict):
+    # Usage event ids: idempotent but for volume (see workers/core/dedup.py).
     max_event_ids: int = Field(default=2000, ge=1, le=1_000_000)
+    usage_window: Duration = timedelta(days=2)
+    # Ticket, NPS and account-fact event ids: not idempotent, so remembered longer.
+    max_other_event_ids: int = Field(default=1000, ge=1, le=1_000_000)
+    other_window: Duration = timedelta(days=180)
 
 
 class RetentionRules(_Strict):
@@ -37,6 +42,8 @@ class RetentionRules(_Strict):
     user_last_active_days: int = Field(default=62, ge=15, le=400)
     nps_days: int = Field(default=180, ge=1, le=1000)
     escalation_days: int = Field(default=30, ge=1, le=400)
+    max_nps_responses: int = Field(default=100, ge=1, le=10_000)
+    max_closed_tickets: int = Field(default=500, ge=1, le=100_000)
 
 
 class Points(_Strict):

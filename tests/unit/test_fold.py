@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from workers.core.codec import decode_state, encode_state
 from workers.core.engine import new_state
 from workers.core.metrics import compute_metrics
-from workers.core.state import DAY, AccountState, to_ts
+from workers.core.state import DAY, to_ts
 from workers.core.testing import Sim, at, default_rules, rules_with
+from workers.core.usage import UsageAggregates
+from workers.core.users import DictUserStore, UserRecord
 
 
 def metrics(sim: Sim, when) -> dict:
@@ -34,7 +35,7 @@ def test_duplicate_event_id_counted_once() -> None:
     assert first.applied and not again.applied
     assert again.tasks == [] and again.health == []
     day = int(to_ts(at(0, 10)) // DAY)
-    assert sim.state.days[day].volume == 5
+    assert sim.state.usage.volume[day] == 5
 
 
 def test_duplicate_non_usage_event_publishes_nothing() -> None:
@@ -50,9 +51,38 @@ def test_remembered_event_ids_are_bounded() -> None:
     sim = Sim(rules_with(dedup={"max_event_ids": 3}))
     for i in range(5):
         sim.usage(at(0, 1, i), "u", event_id=f"e{i}")
-    assert list(sim.state.seen_ids) == ["e2", "e3", "e4"]
+    assert [f"e{i}" in sim.state.seen for i in range(5)] == [False, False, True, True, True]
+    assert len(sim.state.seen.usage) == 3
     # e0 fell out of the memory: a very late redelivery is counted again (bounded memory).
     assert sim.usage(at(0, 1), "u", event_id="e0").applied
+
+
+def test_remembered_event_ids_are_digests_forgotten_by_event_time() -> None:
+    sim = Sim()
+    sim.account(at(0), licensed_seats=10, event_id="facts-1")
+    sim.usage(at(0, 1), "u", event_id="use-1")
+    assert all(len(key) == 8 for key in [*sim.state.seen.usage, *sim.state.seen.other])
+    sim.advance(at(2, 12))  # pruned on a new day: usage ids older than 2 days are forgotten
+    assert "use-1" in sim.state.seen and "facts-1" in sim.state.seen
+    sim.advance(at(3, 12))
+    assert "use-1" not in sim.state.seen and "facts-1" in sim.state.seen
+    sim.advance(at(181, 12))  # other events' ids: 180 days
+    assert "facts-1" not in sim.state.seen
+    assert sim.usage(at(181, 13), "u", event_id="use-2").applied
+    assert not sim.usage(at(181, 13), "u", event_id="use-2").applied
+
+
+def test_nps_responses_and_tombstones_are_capped() -> None:
+    sim = Sim(rules_with(retention={"max_nps_responses": 3, "max_closed_tickets": 4}))
+    for i in range(6):
+        sim.nps(at(0, i), 9 - i % 2)
+    assert [n[0] for n in sim.state.nps] == [to_ts(at(0, h)) for h in (3, 4, 5)]
+    for i in range(10):
+        sim.ticket(at(1, i), f"T{i}", "opened")
+        sim.ticket(at(1, i, 30), f"T{i}", "closed")
+    assert len(sim.state.closed_tickets) <= 5
+    sim.advance(at(2, 1))
+    assert sorted(sim.state.closed_tickets) == ["T6", "T7", "T8", "T9"]
 
 
 def test_usage_buckets_by_event_day() -> None:
@@ -62,10 +92,16 @@ def test_usage_buckets_by_event_day() -> None:
     sim.usage(at(0, 23), "u2", "alerts", 3)
     sim.usage(at(1, 0), "u1", "alerts")
     d0 = int(to_ts(at(0)) // DAY)
-    assert sim.state.days[d0].users == {"u1", "u2"}
-    assert sim.state.days[d0].features == {"reports", "alerts"}
-    assert sim.state.days[d0].volume == 5
-    assert sim.state.days[d0 + 1].users == {"u1"}
+    users = sim.state.users
+    # Per user: the first activity of the last active day, and a mask of active days.
+    assert users.get("u1") == UserRecord(to_ts(at(1, 0)), 0b11)
+    assert users.get("u2") == UserRecord(to_ts(at(0, 23)), 0b1)
+    usage = sim.state.usage
+    assert usage.newest == d0 + 1
+    assert usage.last_active == {d0: 1, d0 + 1: 1}  # u2 last active on day 0, u1 on day 1
+    assert usage.closed == {d0: [2, 2]}  # day 0 closed with 2 users in its 7 and 30 days
+    assert usage.features == {"reports": [d0, 1], "alerts": [d0 + 1, 0b11]}
+    assert usage.volume == {d0: 5, d0 + 1: 1}
     m = metrics(sim, at(2))
     assert m["active_users_7d"] == 2 and m["features_used_30d"] == 2
     assert m["usage_volume_7d"] == 6
@@ -84,11 +120,10 @@ def test_late_event_within_window_is_counted() -> None:
 def test_too_old_event_is_accepted_but_ignored() -> None:
     sim = Sim()
     sim.account(at(100), licensed_seats=10)
-    days_before = dict(sim.state.days)
     out = sim.usage(at(0), "ancient")  # 100 days before the account's clock
     assert out.applied
-    assert sim.state.days == days_before
-    assert "ancient" not in sim.state.user_last_active
+    assert sim.state.usage == UsageAggregates()
+    assert sim.state.users.get("ancient") is None
 
 
 def test_usage_metrics_use_completed_days_only() -> None:
@@ -197,14 +232,16 @@ def test_prune_keeps_state_bounded() -> None:
     for d in range(100):
         sim.usage(at(d, 10), f"user-{d}")
     sim.advance(at(100, 1))
-    days = sorted(sim.state.days)
+    usage = sim.state.usage
+    days = sorted(usage.volume)
     assert days[-1] - days[0] <= rules.retention.usage_days
-    old = [b for d, b in sim.state.days.items() if d < days[-1] - rules.retention.user_days]
-    assert old and all(not b.users for b in old)
-    assert len(sim.state.user_last_active) <= rules.retention.user_last_active_days + 1
+    assert usage.newest is not None
+    assert min(usage.last_active) >= usage.newest - 29 and len(usage.last_active) <= 30
+    assert min(usage.closed) >= usage.newest - 34 and len(usage.closed) <= 34
+    assert len(sim.state.seen.usage) <= 3 * 24  # two days of event time, pruned daily
 
 
-def test_state_round_trips_through_json() -> None:
+def test_state_round_trips_through_the_codec() -> None:
     sim = Sim()
     sim.account(
         at(0),
@@ -218,9 +255,10 @@ def test_state_round_trips_through_json() -> None:
     sim.daily_usage(0, 10, 6, features=("dashboards", "reports"))
     sim.ticket(at(10, 1), "T1", "escalated", "urgent")
     sim.nps(at(10, 2), 3)
-    blob = json.dumps(sim.state.to_dict(), sort_keys=True)
-    restored = AccountState.from_dict(json.loads(blob))
-    assert json.dumps(restored.to_dict(), sort_keys=True) == blob
+    raw = encode_state(sim.state)
+    restored = decode_state(raw).state
+    assert encode_state(restored) == raw
+    restored.users = sim.state.users  # user records live in their own store
     # And the restored state behaves the same going forward.
     twin = Sim()
     twin.state = restored
@@ -233,4 +271,5 @@ def test_state_round_trips_through_json() -> None:
 
 def test_new_state_is_empty() -> None:
     state = new_state("a")
-    assert state.account_id == "a" and state.tasks == {} and state.days == {}
+    assert state.account_id == "a" and state.tasks == {} and state.usage == UsageAggregates()
+    assert isinstance(state.users, DictUserStore) and not state.users

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from config.rules import load_rules
 from events.decode import decode_event
-from workers.jsonl_input import parse_jsonl_lines
+from events.jsonl import parse_jsonl_lines
+from workers.local.sample import generate_sample
 from workers.replay.backtest import backtest
-from workers.sample import generate_sample
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN = FIXTURES / "golden_demo_tasks.jsonl.gz"

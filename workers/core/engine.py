@@ -31,7 +31,7 @@ from .fold import (
     fold_ticket,
     fold_usage,
     prune,
-    remember_event_id,
+    remember_event,
 )
 from .health import score_health
 from .lifecycle import TaskContext, escalate, step
@@ -47,6 +47,7 @@ __all__ = [
     "apply_event",
     "evaluation_boundaries",
     "new_state",
+    "next_due",
 ]
 
 
@@ -68,10 +69,10 @@ def new_state(account_id: str) -> AccountState:
 
 def apply_event(state: AccountState, event: AnyInbound, rules: Rules) -> Outcome:
     """Fold one event into the state (mutated) and evaluate as DESIGN-NOTES.md says."""
-    if not remember_event_id(state, event.event_id, rules.dedup.max_event_ids):
+    ts = to_ts(event.occurred_at)
+    if not remember_event(state, event, ts, rules.dedup):
         return Outcome(applied=False)
     out = Outcome(applied=True)
-    ts = to_ts(event.occurred_at)
     seg_rules = rules.for_segment(state.facts.get("segment"))
     interval = seg_rules.interval_seconds
     if state.last_boundary is None:
@@ -125,6 +126,32 @@ def advance_to(state: AccountState, now: datetime, rules: Rules) -> Outcome:
     if ts >= state.last_boundary + seg_rules.evaluation.interval.total_seconds():
         _catch_up(state, ts, seg_rules, out)
     return out
+
+
+def next_due(state: AccountState, rules: Rules) -> float | None:
+    """The earliest event time (an evaluation boundary) at which `advance_to` could publish
+    anything or change the state beyond its bookkeeping of skipped boundaries; None when the
+    account has never been evaluated (it has no event yet).
+
+    That is the first boundary after `last_boundary` that is not before `last_eval` (time does
+    not go back) nor, after an evaluation that changed nothing, before its quiet-until instant
+    (see _quiet_until). Advancing the account only at these times gives exactly the outputs of
+    advancing it at every boundary; any `apply_event` may bring the time forward (an event
+    clears the quiet), so a scheduler recomputes it after every event and every advance.
+    """
+    last = state.last_boundary
+    if last is None:
+        return None
+    seg_rules = rules.for_segment(state.segment)
+    interval = seg_rules.evaluation.interval.total_seconds()
+    due = last + interval
+    floor = state.last_eval
+    quiet = state.quiet
+    if quiet is not None and quiet[1] is seg_rules:
+        floor = quiet[0] if floor is None else max(floor, quiet[0])
+    if floor is not None and floor > due:
+        due = math.ceil(floor / interval) * interval
+    return due
 
 
 def evaluation_boundaries(last: float, target: float, rules: Rules) -> list[float]:

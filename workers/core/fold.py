@@ -1,7 +1,8 @@
 """Folding one inbound event into an account's state (no evaluation here).
 
-`fold_usage` is the hot path: a dict lookup, three set/int updates and nothing else. Pruning
-happens once per event-time day (`prune`), not per event.
+`fold_usage` is the hot path: one user-record lookup, a few dict updates, and a record write
+only on a user's first activity of a day. Pruning happens once per event-time day (`prune`),
+not per event.
 """
 
 from __future__ import annotations
@@ -9,30 +10,25 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from config.rules import Rules
-from events.models import AccountEvent, NpsEvent, TicketEvent, UsageEvent
+from config.rules import DedupRules, Rules
+from events.models import AccountEvent, AnyInbound, NpsEvent, TicketEvent, UsageEvent
 
-from .state import DAY, AccountState, DayBucket, Ticket
+from .dedup import forget_before, remember
+from .state import DAY, AccountState, Ticket
+from .usage import note_feature, note_user_day, prune_usage
+from .users import MASK_DAYS, UserRecord
 
 OPEN_STATUSES = frozenset({"opened", "updated", "escalated"})
 CLOSED_STATUSES = frozenset({"resolved", "closed"})
 HIGH_PRIORITIES = frozenset({"high", "urgent"})
 
 
-def remember_event_id(state: AccountState, event_id: str, max_ids: int) -> bool:
-    """Record the id; False when it was already seen (a redelivery).
-
-    At least the newest `max_ids` ids are remembered. Trimming happens in batches (up to a
-    quarter over the bound) because evicting from the front of a dict one key at a time gets
-    slow: iteration has to skip the deleted slots.
-    """
-    seen = state.seen_ids
-    if event_id in seen:
-        return False
-    seen[event_id] = None
-    if len(seen) > max_ids + (max_ids >> 2):
-        state.seen_ids = dict.fromkeys(list(seen)[-max_ids:])
-    return True
+def remember_event(state: AccountState, event: AnyInbound, ts: float, dedup: DedupRules) -> bool:
+    """Record the event's id; False when it was already seen (a redelivery). See dedup.py
+    for what is remembered how long."""
+    if isinstance(event, UsageEvent):
+        return remember(state.seen, event.event_id, ts, True, dedup.max_event_ids)
+    return remember(state.seen, event.event_id, ts, False, dedup.max_other_event_ids)
 
 
 def _note_time(state: AccountState, ts: float) -> None:
@@ -43,31 +39,40 @@ def _note_time(state: AccountState, ts: float) -> None:
 
 
 def fold_usage(state: AccountState, event: UsageEvent, rules: Rules, ts: float) -> bool:
-    """Count the event in its day bucket; False when it is too old for any window."""
+    """Count the event in the usage aggregates; False when it is too old for any window."""
     day = int(ts // DAY)
     clock = state.clock
     if clock is not None and day < int(clock // DAY) - rules.retention.usage_days:
         return False
     _note_time(state, ts)
-    bucket = state.days.get(day)
-    if bucket is None:
-        bucket = state.days[day] = DayBucket()
+    usage = state.usage
+    volume = usage.volume
+    volume[day] = volume.get(day, 0) + event.quantity
+    note_feature(usage.features, event.feature, day)
     user = event.user_id
-    bucket.users.add(user)
-    bucket.features.add(event.feature)
-    bucket.volume += event.quantity
-    last = state.user_last_active.get(user)
-    if last is None or ts > last:
-        state.user_last_active[user] = ts
-        if user == state.facts.get("champion_user_id") and (
-            state.champion_last_active is None or ts > state.champion_last_active
-        ):
-            state.champion_last_active = ts
+    if user == state.facts.get("champion_user_id") and (
+        state.champion_last_active is None or ts > state.champion_last_active
+    ):
+        state.champion_last_active = ts
+    users = state.users
+    record = users.get(user)
+    if record is None or not _already_known(record, day, ts):
+        # The user's first activity of this day (or an earlier one of their last day).
+        note_user_day(usage, users, user, record, day, ts)
     cache = state.usage_cache
     if cache is not None and day < cache[0]:
         # A late event changed a completed day the cached aggregates were built from.
         state.usage_cache = None
     return True
+
+
+def _already_known(record: UserRecord, day: int, ts: float) -> bool:
+    """The hot-path test: the record already has `day`, and `ts` is no earlier first
+    activity of the user's last day (the only other change a same-day event can make)."""
+    back = int(record.last_active // DAY) - day
+    if back == 0:
+        return ts >= record.last_active
+    return 0 < back < MASK_DAYS and (record.mask >> back) & 1 == 1
 
 
 @dataclass
@@ -99,7 +104,11 @@ def fold_ticket(state: AccountState, event: TicketEvent, rules: Rules, ts: float
     if event.status in CLOSED_STATUSES:
         if ticket is not None:
             del state.tickets[tid]
-        state.closed_tickets[tid] = ts
+        tombstones = state.closed_tickets
+        tombstones[tid] = ts
+        cap = rules.retention.max_closed_tickets
+        if len(tombstones) > cap + (cap >> 2):
+            _cap_tombstones(state, cap)
         change.closed = True
         return change
     change.urgent_opened = event.status == "opened" and event.priority == "urgent"
@@ -116,6 +125,13 @@ def fold_ticket(state: AccountState, event: TicketEvent, rules: Rules, ts: float
     return change
 
 
+def _cap_tombstones(state: AccountState, cap: int) -> None:
+    """Keep the `cap` most recently closed tickets' tombstones. A late event of a ticket whose
+    tombstone was dropped is folded as if the ticket were unknown."""
+    newest = sorted(state.closed_tickets.items(), key=lambda kv: (kv[1], kv[0]))[-cap:]
+    state.closed_tickets = dict(newest)
+
+
 def _add_escalation(state: AccountState, ts: float, tid: str) -> None:
     entry = [ts, tid]
     if entry not in state.escalations:
@@ -128,7 +144,11 @@ def fold_nps(state: AccountState, event: NpsEvent, rules: Rules, ts: float) -> b
     if clock is not None and ts < clock - rules.retention.nps_days * DAY:
         return False
     _note_time(state, ts)
-    bisect.insort(state.nps, [ts, event.score, event.event_id])
+    nps = state.nps
+    bisect.insort(nps, [ts, event.score, event.event_id])
+    # The newest responses only: the latest one is what satisfaction and the detractor
+    # playbook read.
+    del nps[: -rules.retention.max_nps_responses]
     return True
 
 
@@ -152,8 +172,12 @@ def fold_account(state: AccountState, event: AccountEvent, ts: float) -> Account
         # A new champion's engagement is measured from their own last activity, or from the
         # moment they became champion when we have never seen them active.
         state.champion_since = ts
+        record = state.users.get(champion) if champion is not None else None
+        since = state.users_since
         state.champion_last_active = (
-            state.user_last_active.get(champion) if champion is not None else None
+            record.last_active
+            if record is not None and (since is None or record.last_active >= since)
+            else None
         )
     return AccountChange(changed)
 
@@ -165,21 +189,18 @@ def prune(state: AccountState, rules: Rules, now: float) -> None:
         return
     state.pruned_day = today
     ret = rules.retention
-    oldest_day = today - ret.usage_days
-    for day in [d for d in state.days if d < oldest_day]:
-        del state.days[day]
-    user_cutoff = today - ret.user_days
-    for day, bucket in state.days.items():
-        if day < user_cutoff and bucket.users:
-            bucket.n_users = len(bucket.users)
-            bucket.users = set()
-    active_cutoff = now - ret.user_last_active_days * DAY
-    stale = [u for u, t in state.user_last_active.items() if t < active_cutoff]
-    for user in stale:
-        del state.user_last_active[user]
+    prune_usage(state.usage, today - ret.usage_days)
+    # User records stay in their store (nothing to iterate there); those older than this are
+    # treated as unknown (see fold_account).
+    state.users_since = now - ret.user_last_active_days * DAY
     esc_cutoff = now - ret.escalation_days * DAY
     state.escalations = [e for e in state.escalations if e[0] >= esc_cutoff]
     nps_cutoff = now - ret.nps_days * DAY
-    state.nps = [n for n in state.nps if n[0] >= nps_cutoff]
+    state.nps = [n for n in state.nps if n[0] >= nps_cutoff][-ret.max_nps_responses :]
     tomb_cutoff = now - ret.usage_days * DAY
     state.closed_tickets = {k: t for k, t in state.closed_tickets.items() if t >= tomb_cutoff}
+    if len(state.closed_tickets) > ret.max_closed_tickets:
+        _cap_tombstones(state, ret.max_closed_tickets)
+    dedup = rules.dedup
+    forget_before(state.seen.usage, now - dedup.usage_window.total_seconds())
+    forget_before(state.seen.other, now - dedup.other_window.total_seconds())

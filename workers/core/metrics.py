@@ -2,8 +2,9 @@
 
 Usage windows are whole event-time UTC days completed before the evaluation time: the 7-day
 window evaluated on day D covers days D-7..D-1. A partial current day would make every early
-morning look like a usage drop; whole days also mean the set unions are computed once per day
-per account (cached on the state) instead of at every hourly boundary.
+morning look like a usage drop; whole days also mean the usage metrics are computed once per
+day per account (cached on the state) instead of at every hourly boundary. The distinct-user
+counts are exact (usage.py).
 
 A metric is None when there is no data for it; a condition on a None metric does not hold.
 """
@@ -17,50 +18,34 @@ from config.metrics_catalogue import METRICS
 
 from .plan import plan_for
 from .state import DAY, AccountState
+from .usage import MONTH, WEEK, features_between, users_in_window, volume_between
 
 if TYPE_CHECKING:
     from config.rules import Rules
 
-USAGE_WINDOW_DAYS = 7
-USERS_30D = 30
+USAGE_WINDOW_DAYS = WEEK
 
 
-def _usage_aggregates(state: AccountState, today: int, adoption_days: int) -> tuple[Any, ...]:
+def _usage_aggregates(
+    state: AccountState, today: int, adoption_days: int, retained_days: int
+) -> tuple[Any, ...]:
+    """(today, adoption_days, active 7d, active prev 7d, active 30d, volume 7d, features):
+    computed once per day and account, as only completed days are read."""
     cache = state.usage_cache
     if cache is not None and cache[0] == today and cache[1] == adoption_days:
         return cache
-    days = state.days
-    last7: set[str] = set()
-    prev7: set[str] = set()
-    last30: set[str] = set()
-    features: set[str] = set()
-    volume7 = 0
-    n30_pruned = 0
-    span = max(USERS_30D, adoption_days, 2 * USAGE_WINDOW_DAYS)
-    # Bounded loop: at most `span` dict lookups.
-    for back in range(1, span + 1):
-        bucket = days.get(today - back)
-        if bucket is None:
-            continue
-        if back <= USAGE_WINDOW_DAYS:
-            last7 |= bucket.users
-            volume7 += bucket.volume
-        elif back <= 2 * USAGE_WINDOW_DAYS:
-            prev7 |= bucket.users
-        if back <= USERS_30D:
-            last30 |= bucket.users
-            if not bucket.users:
-                n30_pruned = max(n30_pruned, bucket.n_users)
-        if back <= adoption_days:
-            features |= bucket.features
+    usage = state.usage
+    yesterday = today - 1
+    # Features of days older than the retained usage days are as good as pruned.
+    first_feature_day = max(today - adoption_days, today - retained_days)
     cache = (
         today,
         adoption_days,
-        len(last7),
-        len(prev7),
-        max(len(last30), n30_pruned),
-        volume7,
-        frozenset(features),
+        users_in_window(usage, yesterday, WEEK),
+        users_in_window(usage, yesterday - WEEK, WEEK),
+        users_in_window(usage, yesterday, MONTH),
+        volume_between(usage, today - USAGE_WINDOW_DAYS, yesterday),
+        features_between(usage, first_feature_day, yesterday),
     )
     state.usage_cache = cache
     return cache
@@ -97,7 +82,9 @@ def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, 
         # Usage needs at least one completed observed day, otherwise a brand-new account
         # would look like it has zero users.
         if first_day < today:
-            _, _, a7, p7, a30, vol7, features = _usage_aggregates(state, today, plan.adoption_days)
+            _, _, a7, p7, a30, vol7, features = _usage_aggregates(
+                state, today, plan.adoption_days, rules.retention.usage_days
+            )
             core = plan.core_features
             core_used = sum(1 for f in core if f in features)
             m["active_users_7d"] = a7
