@@ -49,9 +49,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from events.models import INBOUND_TOPICS
-from workers.embedded import EmbeddedBroker, EmbeddedRedis
-from workers.processes import sigterm_as_interrupt, stop_process
-from workers.sample import generate_sample
+from workers.local.embedded import EmbeddedBroker, EmbeddedRedis
+from workers.local.processes import sigterm_as_interrupt, stop_process
+from workers.local.sample import generate_sample
 from workers.stream.kafka_io import ensure_topics
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from tests.integration.harness import Namespace, WorkerProcess
-from workers.embedded import EmbeddedBroker, EmbeddedRedis
+from workers.local.embedded import EmbeddedBroker, EmbeddedRedis
 
 pytestmark = pytest.mark.integration
 

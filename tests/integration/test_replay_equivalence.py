@@ -14,8 +14,8 @@ import pytest
 from config.rules import load_rules
 from events.models import EVENT_TYPES, INBOUND_TOPICS
 from tests.integration.harness import Namespace, WorkerProcess, parse_ts, read_topic
+from workers.local.sample import generate_sample
 from workers.replay.backtest import backtest
-from workers.sample import generate_sample
 from workers.stream.kafka_io import make_producer
 from workers.stream.partitioning import partition_for
 

@@ -189,7 +189,7 @@ def test_sample_service_replays_the_bundled_sample(services: dict[str, dict[str,
     sample = services["sample"]
     assert sample.get("profiles") == ["sample"]  # not started by a plain `up`
     script = as_command(sample.get("entrypoint")) + " " + as_command(sample.get("command"))
-    assert "python -m workers.sample --out /tmp/s.jsonl" in script
+    assert "python -m workers.local.sample --out /tmp/s.jsonl" in script
     assert "cs-signals produce /tmp/s.jsonl" in script
     assert env_of(sample)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert sample["depends_on"]["kafka"]["condition"] == "service_healthy"

@@ -1,4 +1,4 @@
-"""workers/jsonl_input.py: JSON lines -> records to publish, bad lines with their numbers."""
+"""events/jsonl.py: JSON lines -> records to publish, bad lines with their numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from events.decode import DecodeError, decode_event
-from workers.jsonl_input import LineError, ProduceRecord, parse_jsonl_lines
+from events.jsonl import LineError, ProduceRecord, parse_jsonl_lines
 
 WHEN = "2026-11-20T10:00:00Z"
 

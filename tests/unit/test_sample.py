@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from events.models import AccountEvent, NpsEvent, TicketEvent, UsageEvent
-from workers.sample import (
+from workers.local.sample import (
     ARCHETYPES,
     CORE_FEATURES,
     SAMPLE_FEATURES,

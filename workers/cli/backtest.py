@@ -38,7 +38,7 @@ def backtest_file(path: str, rules_file: str | None, *, show_tasks: bool = False
     """The tasks a rules file would raise on these events, counted per playbook."""
     from config.rules import RulesError, load_rules
     from events.decode import decode_event
-    from workers.jsonl_input import parse_jsonl_lines
+    from events.jsonl import parse_jsonl_lines
     from workers.render import render_task
     from workers.replay.backtest import backtest
 

@@ -1,4 +1,4 @@
-"""`cs-signals demo`: the whole system on this machine (see workers/demo.py)."""
+"""`cs-signals demo`: the whole system on this machine (see workers/local/demo.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workers.demo import run_demo
+    from workers.local.demo import run_demo
 
     return run_demo(accounts=args.accounts, weeks=args.weeks, quiet=args.quiet)

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> int:
-    from workers.jsonl_input import parse_jsonl_lines
+    from events.jsonl import parse_jsonl_lines
     from workers.stream.kafka_io import KafkaUnavailable, make_producer, prepare_topics
 
     if str(path) == "-":

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workers.sample import describe_sample, generate_sample
+    from workers.local.sample import describe_sample, generate_sample
 
     events = generate_sample(accounts=args.accounts, weeks=args.weeks, seed=args.seed)
     out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115

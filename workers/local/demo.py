@@ -27,10 +27,10 @@ from rich.table import Table
 
 from config.settings import Settings
 from events.models import EVENT_TYPES
-from workers.embedded import EmbeddedBroker, EmbeddedRedis
-from workers.processes import sigterm_as_interrupt, stop_process
+from workers.local.embedded import EmbeddedBroker, EmbeddedRedis
+from workers.local.processes import sigterm_as_interrupt, stop_process
+from workers.local.sample import generate_sample
 from workers.render import render_task
-from workers.sample import generate_sample
 from workers.stream.kafka_io import ensure_topics, follow, make_producer
 
 DEMO_APP_ID = "cs-signals-demo"

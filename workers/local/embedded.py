@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.processes import stop_process
+from workers.local.processes import stop_process
 
 
 class EmbeddedError(RuntimeError):
