@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 _TYPE_RANK = {"account": 0, "ticket": 1, "nps": 2, "usage": 3}
-
 _DAY = 86_400
 
 

@@ -13,9 +13,7 @@ CORE_FEATURES: tuple[str, ...] = (
     "automation",
     "exports",
 )
-
 NON_CORE_FEATURES: tuple[str, ...] = ("settings", "search", "comments")
-
 # Must match `health.core_features` in config/rules.yaml: adoption is measured against it.
 SAMPLE_FEATURES: dict[str, tuple[str, ...]] = {
     "core": CORE_FEATURES,
@@ -35,10 +33,8 @@ _FEATURE_MIX: dict[str, tuple[int, int, int]] = {
     "search": (11, 1, 6),
     "comments": (9, 1, 4),
 }
-
 # Low adoption: one core feature (1/6 = 17% < 30%) plus the non-core ones.
 _LOW_ADOPTION_MIX: dict[str, int] = {"dashboards": 40, "settings": 15, "search": 25, "comments": 20}
-
 # A stalled onboarding: the pilot group sticks to dashboards, reports and the integration being
 # set up (at most 3 of 6 core features, at most 50%: the adoption component is never good).
 _ONBOARDING_MIX: dict[str, int] = {
@@ -52,15 +48,12 @@ _ONBOARDING_MIX: dict[str, int] = {
 
 # Events per active user-day (1-4, mostly 1-2): realistic bursts without a flood of lines.
 _EVENTS_PER_DAY = (1, 2, 3, 4)
-
 _EVENTS_PER_DAY_WEIGHTS = (70, 22, 6, 2)
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
-
 # Cycling through this for the k-th account of each archetype mixes every archetype with 3+
 # accounts across all three segments, and gives a realistic book (~14% enterprise).
 _SEGMENT_CYCLE = ("mid_market", "smb", "enterprise", "smb", "mid_market", "smb", "mid_market")
-
 # Users have habits: each works in the tool on a few fixed weekdays (the Monday report, the
 # Thursday review) and rarely otherwise. Habits keep weekly-active counts as steady as they
 # are in real products, so week-over-week drops in the sample are the stories, not noise,
@@ -72,15 +65,11 @@ _HABIT_DAYS = {
     "smb": (2, 2, 3, 3, 4),
     "expansion": (2, 3, 3, 4),
 }
-
 _ON_HABIT, _OFF_HABIT, _WEEKEND = 0.85, 0.04, 0.02
-
 # The champion is the account's admin: in the tool nearly every workday, so a silent champion
 # is a real signal, never a coincidence.
 _CHAMPION_WEEK = (0.9, 0.9, 0.9, 0.9, 0.9, 0.05, 0.02)
-
 _ARR_PER_SEAT = {"enterprise": (700, 1200), "mid_market": (450, 750), "smb": (250, 500)}
-
 # UTC offsets of the accounts' working hours (Americas and Europe).
 _TZ_OFFSETS = (-7, -6, -5, -4, 0, 1, 1, 2)
 
@@ -101,7 +90,6 @@ _NAME_STEMS = (
     "Northwind", "Oakridge", "Pinecrest", "Quarryhill", "Redwood", "Silverline", "Tidewater",
     "Summitview", "Willowbrook", "Zephyr",
 )  # fmt: skip
-
 _NAME_TRADES = (
     "Logistics", "Health", "Foods", "Labs", "Analytics", "Retail", "Energy", "Media",
     "Capital", "Robotics", "Travel", "Insurance", "Telecom", "Studios", "Freight", "Clinics",
@@ -119,21 +107,18 @@ _TICKET_SUBJECTS = (
     "Billing contact change",
     "Permissions for read-only role",
 )
-
 _ESCALATION_SUBJECTS = (
     "Production outage: integration sync down",
     "Data missing from executive dashboard",
     "All alerts stopped firing",
     "API errors blocking month-end close",
 )
-
 _DETRACTOR_COMMENTS = (
     "Too many bugs lately and support is slow.",
     "The product got harder to use after the last release.",
     "We are not getting the value we were promised.",
     "Reporting is unreliable; we export to spreadsheets instead.",
 )
-
 _PROMOTER_COMMENTS = (
     "Great team, the product keeps getting better.",
     "Automation saves us hours every week.",
@@ -155,7 +140,6 @@ _PLAN: tuple[tuple[str, float], ...] = (
     ("sliding", 0.05),
     ("sliding_recovers", 0.035),
 )
-
 # Stories told by accounts taken from the healthy pool *after* the book is drawn, each re-rolled
 # from its own seeded generator: every other account stays exactly as it was.
 #   troubled_onboarding: a brand-new customer signs mid-sample. Only a small pilot group ever
@@ -163,13 +147,11 @@ _PLAN: tuple[tuple[str, float], ...] = (
 #   score is already at risk (no fall "from above": health_at_risk stays quiet) and the
 #   escalation takes it below 50: health_critical opens as a task of its own.
 _CONVERTED: tuple[tuple[str, float], ...] = (("troubled_onboarding", 0.035),)
-
 ARCHETYPES: tuple[str, ...] = (
     "healthy",
     *(name for name, _ in _PLAN),
     *(name for name, _ in _CONVERTED),
 )
-
 # Stories that need a team of at least ~10 users so that "the earlier week had >= 5 active
 # users" holds and the fractions below are visible.
 _NEEDS_TEAM = {
