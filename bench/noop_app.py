@@ -1,6 +1,6 @@
 """A faust app whose agent does nothing: the framework's own cost, for bench/throughput.py.
 
-It is configured like the real worker (workers/app.py: raw bytes, memory store, the same
+It is configured like the real worker (workers/stream/app.py: raw bytes, memory store, the same
 commit interval, session and rebalance timeouts, partitions and input topics) but its agent
 only counts events, so the difference between this and `cs-signals worker` on the same
 events is the pipeline's own work.
