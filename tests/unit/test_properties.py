@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from events.models import AccountEvent, AnyInbound, NpsEvent, TicketEvent, UsageEvent
 from workers.core import engine
 from workers.core.codec import decode_state, encode_state
-from workers.core.engine import advance_to, apply_event, new_state
+from workers.core.engine import advance_to, apply_event, new_state, next_due
 from workers.core.state import AccountState
 from workers.core.testing import T0, default_rules, rules_with
 
@@ -269,3 +269,88 @@ def test_skipping_quiet_boundaries_changes_nothing(specs: list, data, timed: boo
     with mock.patch.object(engine, "_quiet_until", lambda state, now, rules, plan: now):
         every = _run_with_ticks(rules, events, ticks)
     assert skipped == every
+
+
+def _run_scheduled(
+    rules: Any, events: list[AnyInbound], ticks: list[int], every_boundary: bool
+) -> tuple[Any, ...]:
+    """Events in order, the clock advanced `tick` minutes past each one: either at every
+    hourly boundary, or only at the times `next_due` names."""
+    state = new_state("acc-a")
+    outputs: list[dict] = []
+    reached = T0 - timedelta(days=1)
+
+    def advance(target: datetime) -> None:
+        nonlocal reached
+        if every_boundary:
+            hour = max(reached, T0 - timedelta(days=1)).replace(minute=0, second=0)
+            while hour <= target:
+                if hour > reached:
+                    collect(advance_to(state, hour, rules))
+                hour += timedelta(hours=1)
+        else:
+            while (due := next_due(state, rules)) is not None and due <= target.timestamp():
+                out = advance_to(state, datetime.fromtimestamp(due, UTC), rules)
+                collect(out)
+                assert next_due(state, rules) != due  # progress
+        reached = max(reached, target)
+
+    def collect(res: engine.Outcome) -> None:
+        outputs.extend(h.model_dump(mode="json") for h in res.health)
+        outputs.extend(t.model_dump(mode="json") for t in res.tasks)
+
+    for ev, tick in zip(events, ticks, strict=True):
+        if not every_boundary and next_due(state, rules) is not None:
+            # The scheduler brings an account it is about to touch to the clock first: the
+            # boundaries before next_due are skipped without evaluation (no output), and a
+            # late event is evaluated at the same time as after evaluating every boundary.
+            caught_up = advance_to(state, reached, rules)
+            assert caught_up.tasks == [] and caught_up.health == []
+        collect(apply_event(state, ev, rules))
+        advance(ev.occurred_at + timedelta(minutes=tick))
+    advance(END)
+    final = advance_to(state, END, rules)
+    return outputs, final.tasks + final.health, encode_state(state)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_specs, st.data(), st.booleans())
+def test_advancing_only_when_next_due_gives_the_same_outputs(
+    specs: list, data, timed: bool
+) -> None:
+    """A scheduler that advances an account only at `next_due` misses nothing that
+    advancing it at every hourly boundary would publish, and ends in the same state."""
+    rules = TIMED_RULES if timed else RULES
+    events = sorted(build("acc-a", specs), key=lambda e: e.occurred_at)
+    if data.draw(st.booleans()):
+        events = build("acc-a", specs)  # out of order too
+    ticks = data.draw(st.lists(st.integers(0, 5 * 24 * 60), min_size=len(events)))[: len(events)]
+    ticks += [0] * (len(events) - len(ticks))
+    scheduled = _run_scheduled(rules, events, ticks, every_boundary=False)
+    every = _run_scheduled(rules, events, ticks, every_boundary=True)
+    assert scheduled[0] == every[0]
+    assert scheduled[1] == [] and every[1] == []
+    assert scheduled[2] == every[2]
+
+
+def test_next_due_is_none_before_the_first_event_and_skips_quiet_hours() -> None:
+    state = new_state("acc-a")
+    assert next_due(state, RULES) is None
+    apply_event(
+        state,
+        UsageEvent(
+            event_id="u1",
+            account_id="acc-a",
+            occurred_at=T0 + timedelta(hours=9, minutes=30),
+            user_id="u0",
+            feature="reports",
+        ),
+        RULES,
+    )
+    assert next_due(state, RULES) == (T0 + timedelta(hours=10)).timestamp()
+    assert advance_to(state, T0 + timedelta(hours=10), RULES).health  # the first score
+    assert next_due(state, RULES) == (T0 + timedelta(hours=11)).timestamp()
+    advance_to(state, T0 + timedelta(hours=11), RULES)
+    # Nothing changed at 11:00 and nothing will before the day ends.
+    assert state.quiet is not None
+    assert next_due(state, RULES) == (T0 + timedelta(days=1)).timestamp()

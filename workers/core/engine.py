@@ -138,6 +138,10 @@ def next_due(state: AccountState, rules: Rules) -> float | None:
     (see _quiet_until). Advancing the account only at these times gives exactly the outputs of
     advancing it at every boundary; any `apply_event` may bring the time forward (an event
     clears the quiet), so a scheduler recomputes it after every event and every advance.
+    Before applying an event to an account, a scheduler advances it to the clock it has
+    reached: that evaluates nothing (every boundary before `next_due` is skipped) but moves
+    the account's evaluation time, at which a late event is evaluated, where evaluating every
+    boundary would have left it.
     """
     last = state.last_boundary
     if last is None:
