@@ -33,10 +33,13 @@ class CompiledPlaybook:
 
 
 class CompiledRules:
-    __slots__ = ("playbooks", "by_kind")
+    __slots__ = ("playbooks", "by_kind", "engine_plan")
 
     def __init__(self, playbooks: list[CompiledPlaybook]) -> None:
         self.playbooks = playbooks
+        # The engine's constants derived from these rules (workers/core/plan.py), built on its
+        # first evaluation and kept here: one compiled object per Rules, no cache beside it.
+        self.engine_plan: Any = None
         self.by_kind: dict[str, list[CompiledPlaybook]] = {}
         for pb in playbooks:
             self.by_kind.setdefault(pb.kind, []).append(pb)

@@ -221,10 +221,10 @@ def _evaluate(
     state.quiet = None
     state.last_eval = now
     prune(state, rules, now)
-    metrics = compute_metrics(state, now, rules)
     plan = plan_for(rules)
+    metrics = compute_metrics(state, now, rules)
 
-    result = score_health(metrics, rules.health)
+    result = score_health(metrics, plan.health)
     previous_published = state.published
     # What an evaluation may change without publishing anything (see _quiet_until).
     previous = state.health

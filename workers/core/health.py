@@ -12,18 +12,17 @@ from typing import Any
 from config.rules import COMPONENTS, HealthRules
 from events.models import HealthComponent
 
-from .plan import cached_by_identity
-
 _EPS = 1e-9  # ratios like 5/10 must land on the inclusive edge despite float rounding
 
 
-class _HealthPlan:
-    """The per-HealthRules constants of scoring, read once instead of at every evaluation."""
+class HealthPlan:
+    """The per-HealthRules constants of scoring, derived once per rules object (held by the
+    engine's Plan, see plan.py) instead of at every evaluation."""
 
     __slots__ = ("health", "points", "weights", "positive", "provisional_weights", "n_core")
 
     def __init__(self, health: HealthRules) -> None:
-        self.health = health  # keeps the id used as the cache key alive
+        self.health = health
         self.points: dict[str, int] = health.points.model_dump()
         self.weights = dict(health.weights)
         self.positive = frozenset(c for c in COMPONENTS if self.weights.get(c, 0) > 0)
@@ -31,13 +30,6 @@ class _HealthPlan:
             self.weights.get("usage", 0) > 0 or self.weights.get("adoption", 0) > 0
         )
         self.n_core = len(health.core_features)
-
-
-_PLANS: dict[int, tuple[HealthRules, _HealthPlan]] = {}
-
-
-def _plan(health: HealthRules) -> _HealthPlan:
-    return cached_by_identity(_PLANS, health, _HealthPlan)
 
 
 class HealthResult:
@@ -179,11 +171,13 @@ def _grades(
     return out
 
 
-def score_health(m: dict[str, Any], health: HealthRules) -> HealthResult | None:
+def score_health(m: dict[str, Any], health: HealthRules | HealthPlan) -> HealthResult | None:
     """None only when every component with data has weight 0.
 
-    Usage and adoption have no data while the account warms up (`health.warmup_days`)."""
-    plan = _plan(health)
+    Usage and adoption have no data while the account warms up (`health.warmup_days`). The
+    engine passes its prepared HealthPlan; bare HealthRules are prepared on the spot."""
+    plan = health if isinstance(health, HealthPlan) else HealthPlan(health)
+    health = plan.health
     warming = in_warmup(m, health)
     grades = _grades(m, health, warming, plan.n_core)
     points = plan.points

@@ -1,24 +1,21 @@
 """Per-rules constants of the evaluation, derived once per (segment-resolved) `Rules` object
-instead of at every hourly boundary: window lengths in seconds, playbook lookups."""
+instead of at every hourly boundary: window lengths in seconds, playbook lookups, the health
+scoring constants. Built on first use and kept on the rules' own compiled form
+(`rules.compiled.engine_plan`): one place, no cache keyed by object identity beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+from .health import HealthPlan
 from .state import DAY
 
 if TYPE_CHECKING:
     from config.rules import CompiledPlaybook, Rules
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
 class Plan:
     __slots__ = (
-        "rules",
         "adoption_days",
         "core_features",
         "n_core",
@@ -28,11 +25,12 @@ class Plan:
         "critical_steps",
         "timed",
         "reads_urgent_age",
+        "health",
     )
 
     def __init__(self, rules: Rules) -> None:
-        self.rules = rules  # keeps the id used as the cache key alive
         health = rules.health
+        self.health = HealthPlan(health)
         self.adoption_days = max(1, int(health.adoption.window.total_seconds() // DAY))
         self.core_features = tuple(health.core_features)
         self.n_core = len(self.core_features)
@@ -61,19 +59,9 @@ class Plan:
         )
 
 
-def cached_by_identity(cache: dict[int, tuple[K, V]], source: K, build: Callable[[K], V]) -> V:
-    """`build(source)` once per source object (rules are frozen; a reloaded file is a new
-    object). The entry keeps `source` alive so its id cannot be reused while cached."""
-    entry = cache.get(id(source))
-    if entry is None or entry[0] is not source:
-        if len(cache) > 256:
-            cache.clear()
-        entry = cache[id(source)] = (source, build(source))
-    return entry[1]
-
-
-_PLANS: dict[int, tuple[Rules, Plan]] = {}
-
-
 def plan_for(rules: Rules) -> Plan:
-    return cached_by_identity(_PLANS, rules, Plan)
+    compiled = rules.compiled
+    plan = compiled.engine_plan
+    if plan is None:
+        plan = compiled.engine_plan = Plan(rules)
+    return plan
