@@ -33,9 +33,6 @@ class SeenIds:
     usage: dict[bytes, int] = field(default_factory=dict)  # digest -> event hour, arrival order
     other: dict[bytes, int] = field(default_factory=dict)
 
-    def __len__(self) -> int:
-        return len(self.usage) + len(self.other)
-
     def __contains__(self, event_id: str) -> bool:
         key = event_digest(event_id)
         return key in self.usage or key in self.other

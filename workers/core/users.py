@@ -61,11 +61,6 @@ def last_day(record: UserRecord) -> int:
     return int(record.last_active // DAY)
 
 
-def active_on(record: UserRecord, day: int) -> bool:
-    back = int(record.last_active // DAY) - day
-    return 0 <= back < MASK_DAYS and (record.mask >> back) & 1 == 1
-
-
 def active_between(record: UserRecord | None, first: int, last: int) -> bool:
     """Active on any day in [first, last], as far as the mask reaches (64 days back from the
     last active day; nothing after the last active day)."""
