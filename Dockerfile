@@ -26,10 +26,12 @@ FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-# A fixed, unprivileged user; its home is the working directory because faust keeps its local
-# data directory (<app id>-data) in the working directory.
+# A fixed, unprivileged user. The local state store (CS_DATA_DIR) is /data: mount a volume
+# there so a restarted worker reads only the changelog's tail.
 RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --home-dir /var/lib/cs-signals --create-home app
+    && useradd --system --uid 10001 --gid app --home-dir /var/lib/cs-signals --create-home app \
+    && mkdir -p /data && chown app:app /data
+ENV CS_DATA_DIR=/data
 COPY --from=build /opt/venv /opt/venv
 USER app
 WORKDIR /var/lib/cs-signals

@@ -225,10 +225,21 @@ class Settings(BaseModel):
             value = getattr(self, attr)
             if attr == "rules_file" and value is None:
                 value = f"{BUNDLED_RULES_FILE} (bundled)"
+            elif attr == "allowed_lateness_seconds":
+                value = "off" if value is None else _format_duration(value)
+            elif attr == "data_dir" and not value.is_absolute():
+                value = f"./{value}"
             elif isinstance(value, float) and value.is_integer():
                 value = int(value)
             shown[var] = str(value)
         return shown
+
+
+def _format_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def _default_worker_id() -> str:

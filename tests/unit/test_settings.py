@@ -41,8 +41,11 @@ def test_defaults() -> None:
     assert s.topic_partitions == 8
     assert s.topic_replication == 1
     assert s.metrics_interval_seconds == 10
-    assert s.time_driven_clock == "event"
-    assert s.wall_tick_seconds == 60
+    assert s.allowed_lateness_seconds == 300
+    assert s.data_dir == Path("cs-signals-data")
+    assert s.state_cache_size == 20_000
+    assert s.evaluations_per_tick == 5_000
+    assert not s.static_membership
     assert s.log_format == "auto"
     assert s.log_level == "INFO"
     assert s.worker_id == f"{socket.gethostname()}-{os.getpid()}"
@@ -63,8 +66,9 @@ def test_values_from_the_environment() -> None:
             "CS_APP_ID": "cs-staging",
             "CS_TOPIC_PREFIX": "staging.",
             "CS_TOPIC_PARTITIONS": "24",
-            "CS_TIME_DRIVEN_CLOCK": "event+wall",
-            "CS_WALL_TICK_SECONDS": "0.5",
+            "CS_ALLOWED_LATENESS": "26h",
+            "CS_DATA_DIR": "/var/lib/cs",
+            "CS_STATE_CACHE_SIZE": "500",
             "CS_LOG_FORMAT": "JSON",
             "CS_LOG_LEVEL": "warn",
             "CS_WORKER_ID": "worker-a",
@@ -76,8 +80,10 @@ def test_values_from_the_environment() -> None:
     assert s.bootstrap_servers_list == ["k1:9092", "k2:9093"]
     assert s.redis_url == "rediss://cache:6380/2"
     assert s.topic_partitions == 24
-    assert s.time_driven_clock == "event+wall"
-    assert s.wall_tick_seconds == 0.5
+    assert s.allowed_lateness_seconds == 26 * 3600
+    assert s.data_dir == Path("/var/lib/cs")
+    assert s.state_cache_size == 500
+    assert s.static_membership  # a worker id given: a static group member
     assert s.log_format == "json"
     assert s.log_level == "WARNING"
     assert s.worker_id == "worker-a"
@@ -196,8 +202,9 @@ def test_bad_integer_names_variable_value_and_rule() -> None:
         ("CS_MAX_EVENT_BYTES", "1MB", "must be an integer ≥ 1"),
         ("CS_TOPIC_REPLICATION", "0", "must be an integer ≥ 1"),
         ("CS_METRICS_INTERVAL_SECONDS", "0", "must be a number of seconds > 0"),
-        ("CS_TIME_DRIVEN_CLOCK", "wall", "must be one of 'event', 'event+wall'"),
-        ("CS_WALL_TICK_SECONDS", "soon", "must be a number of seconds > 0"),
+        ("CS_ALLOWED_LATENESS", "soon", "must be a duration such as '90s'"),
+        ("CS_STATE_CACHE_SIZE", "0", "must be an integer ≥ 1"),
+        ("CS_EVALUATIONS_PER_TICK", "-1", "must be an integer ≥ 1"),
         ("CS_LOG_FORMAT", "xml", "must be one of 'auto', 'json', 'console'"),
         ("CS_LOG_LEVEL", "loud", "must be one of 'DEBUG', 'INFO', 'WARNING'"),
         ("CS_WORKER_ID", "my worker", "without spaces"),
@@ -246,9 +253,32 @@ def test_ipv6_bootstrap_server() -> None:
 # ---- documentation ------------------------------------------------------------------------------
 
 
+def test_lateness_accepts_durations_and_off() -> None:
+    assert from_env({"CS_ALLOWED_LATENESS": "off"}).allowed_lateness_seconds is None
+    assert from_env({"CS_ALLOWED_LATENESS": "90"}).allowed_lateness_seconds == 90
+    assert from_env({"CS_ALLOWED_LATENESS": "1.5m"}).allowed_lateness_seconds == 90
+    assert from_env({"CS_ALLOWED_LATENESS": "250ms"}).allowed_lateness_seconds == 0.25
+
+
+def test_settings_of_the_first_release_are_refused_with_their_replacement() -> None:
+    message = problem({"CS_TIME_DRIVEN_CLOCK": "event+wall"})
+    assert "CS_TIME_DRIVEN_CLOCK is no longer read" in message
+    assert "CS_ALLOWED_LATENESS" in message
+    assert "CS_ALLOWED_LATENESS" in problem({"CS_WALL_TICK_SECONDS": "5"})
+
+
+def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("x")
+    assert "is not a directory" in problem({"CS_DATA_DIR": str(path)})
+
+
 def test_every_setting_is_documented_in_order() -> None:
     assert list(SETTINGS_HELP) == list(_PARSERS)
-    assert set(Settings.model_fields) == {attr for attr, _ in _PARSERS.values()}
+    # static_membership is derived (CS_WORKER_ID given), not a variable of its own
+    assert set(Settings.model_fields) - {"static_membership"} == {
+        attr for attr, _ in _PARSERS.values()
+    }
     for default, meaning in SETTINGS_HELP.values():
         assert isinstance(default, str)
         assert meaning

@@ -119,6 +119,8 @@ class SignalWorker:
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.bootstrap_servers_list],
             store="memory://",
+            # faust's own scratch directory (it keeps no tables here): beside our store.
+            datadir=str(settings.data_dir / settings.app_id / "faust"),
             topic_partitions=settings.topic_partitions,
             topic_replication_factor=settings.topic_replication,
             broker_session_timeout=settings.session_timeout_seconds,
