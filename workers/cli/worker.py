@@ -94,7 +94,7 @@ def run_worker(settings: Settings) -> int:
         return EXIT_UNAVAILABLE
 
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / settings.app_id / "faust").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         message = f"CS_DATA_DIR={str(settings.data_dir)!r}: cannot create it ({exc})"
         print(f"cs-signals: {message}", file=sys.stderr)
