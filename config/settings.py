@@ -82,8 +82,12 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "CS_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     "CS_WORKER_ID": (
         "hostname-pid",
-        "this worker's name in logs and ops-metrics; when set, also its static Kafka group "
-        "membership, so a restarted worker gets its partitions back without a rebalance",
+        "this worker's name in logs and ops-metrics; set a stable one per worker",
+    ),
+    "CS_STATIC_MEMBERSHIP": (
+        "false",
+        "true: join the consumer group as static member CS_WORKER_ID (group.instance.id), so a "
+        "restart within the session timeout gets its partitions back without a rebalance",
     ),
     "CS_STANDBY_REPLICAS": (
         "0",
@@ -142,7 +146,6 @@ class Settings(BaseModel):
     data_dir: Path = Path("cs-signals-data")
     state_cache_size: int = Field(default=20_000, ge=1)
     evaluations_per_tick: int = Field(default=5_000, ge=1)
-    # True when CS_WORKER_ID was given: it is then stable and names a static group member.
     static_membership: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -214,8 +217,10 @@ class Settings(BaseModel):
                 problems.append(f"{var} is no longer read: {replacement}")
         if problems:
             raise SettingsError(problems)
-        if "worker_id" in values:
-            values["static_membership"] = True
+        if values.get("static_membership") and "worker_id" not in values:
+            raise SettingsError(
+                ["CS_STATIC_MEMBERSHIP=true needs CS_WORKER_ID: a stable name per worker"]
+            )
         return cls(**values)
 
     def describe(self) -> dict[str, str]:
@@ -227,6 +232,8 @@ class Settings(BaseModel):
                 value = f"{BUNDLED_RULES_FILE} (bundled)"
             elif attr == "allowed_lateness_seconds":
                 value = "off" if value is None else _format_duration(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
             elif attr == "data_dir" and not value.is_absolute():
                 value = f"./{value}"
             elif isinstance(value, float) and value.is_integer():
@@ -417,6 +424,15 @@ _REPLACED = {
 }
 
 
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _lateness(text: str) -> float | None:
     if text.lower() in ("off", "none", "disabled"):
         return None
@@ -463,6 +479,12 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
     "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),
     "CS_WORKER_ID": ("worker_id", _token("the worker id")),
+    "CS_STATIC_MEMBERSHIP": (
+        "false",
+        "true: join the consumer group as static member CS_WORKER_ID (group.instance.id), so a "
+        "restart within the session timeout gets its partitions back without a rebalance",
+    ),
+    "CS_STATIC_MEMBERSHIP": ("static_membership", _bool),
     "CS_STANDBY_REPLICAS": ("standby_replicas", _int(0)),
     "CS_BATCH_MAX": ("batch_max", _int(1)),
     "CS_BATCH_WITHIN_MS": ("batch_within_ms", _int(1)),

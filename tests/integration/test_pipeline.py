@@ -231,6 +231,9 @@ def test_bad_input_becomes_dead_letters_and_the_worker_keeps_going(env) -> None:
         ("nps-events", json.dumps(nps_event("bad", 11, ts(0, 1))).encode()),  # out of range
         ("nps-events", huge),  # over the size limit
         ("ticket-events", b"\xff\xfe\x00binary"),  # not UTF-8
+        ("nps-events", b""),  # empty
+        ("usage-events", b"   "),  # only whitespace
+        ("account-events", b"\r\n\t \n"),  # only whitespace, of every kind
     ]
     for topic, payload in bad:
         produce(ns, topic, [payload], key=b"bad")
@@ -255,6 +258,9 @@ def test_bad_input_becomes_dead_letters_and_the_worker_keeps_going(env) -> None:
         {"source_topic", "partition", "offset", "error", "payload", "received_at"} <= set(letter)
         for letter in letters
     )
+    # Empty and whitespace-only payloads keep the contract's fields too, payload included.
+    blank = {letter["payload"] for letter in letters if "empty" in letter["error"]}
+    assert blank == {"", "   ", "\r\n\t \n"}
     # ... and a valid event after all that is processed normally.
     wait_for(
         ns, "playbook-tasks", lambda m: tasks_of(m, "after-bad", "nps_detractor"), workers=[worker]

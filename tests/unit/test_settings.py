@@ -83,7 +83,9 @@ def test_values_from_the_environment() -> None:
     assert s.allowed_lateness_seconds == 26 * 3600
     assert s.data_dir == Path("/var/lib/cs")
     assert s.state_cache_size == 500
-    assert s.static_membership  # a worker id given: a static group member
+    assert not s.static_membership
+    assert from_env({"CS_WORKER_ID": "w", "CS_STATIC_MEMBERSHIP": "true"}).static_membership
+    assert "needs CS_WORKER_ID" in problem({"CS_STATIC_MEMBERSHIP": "yes"})
     assert s.log_format == "json"
     assert s.log_level == "WARNING"
     assert s.worker_id == "worker-a"
@@ -205,6 +207,7 @@ def test_bad_integer_names_variable_value_and_rule() -> None:
         ("CS_ALLOWED_LATENESS", "soon", "must be a duration such as '90s'"),
         ("CS_STATE_CACHE_SIZE", "0", "must be an integer ≥ 1"),
         ("CS_EVALUATIONS_PER_TICK", "-1", "must be an integer ≥ 1"),
+        ("CS_STATIC_MEMBERSHIP", "maybe", "must be true or false"),
         ("CS_LOG_FORMAT", "xml", "must be one of 'auto', 'json', 'console'"),
         ("CS_LOG_LEVEL", "loud", "must be one of 'DEBUG', 'INFO', 'WARNING'"),
         ("CS_WORKER_ID", "my worker", "without spaces"),
@@ -275,10 +278,7 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
 
 def test_every_setting_is_documented_in_order() -> None:
     assert list(SETTINGS_HELP) == list(_PARSERS)
-    # static_membership is derived (CS_WORKER_ID given), not a variable of its own
-    assert set(Settings.model_fields) - {"static_membership"} == {
-        attr for attr, _ in _PARSERS.values()
-    }
+    assert set(Settings.model_fields) == {attr for attr, _ in _PARSERS.values()}
     for default, meaning in SETTINGS_HELP.values():
         assert isinstance(default, str)
         assert meaning
