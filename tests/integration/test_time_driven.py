@@ -116,12 +116,12 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
         assert len(opened) == len({t["playbook"] for t in opened})
 
 
-def test_wall_clock_mode_raises_time_driven_tasks_with_no_traffic_at_all(
+def test_a_live_clock_raises_time_driven_tasks_with_no_traffic_at_all(
     ns: Namespace, workers: list[WorkerProcess]
 ) -> None:
     from datetime import UTC, datetime
 
-    ns.extra_env.update({"CS_TIME_DRIVEN_CLOCK": "event+wall", "CS_WALL_TICK_SECONDS": "1"})
+    ns.extra_env.update({"CS_ALLOWED_LATENESS": "1s"})
     worker = WorkerProcess(ns, "wall-1").start()
     workers.append(worker)
     twelve_days_ago = (datetime.now(UTC) - timedelta(days=12)).isoformat()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,7 @@ BAD_MESSAGES: list[tuple[str, bytes]] = [
 ]
 
 
-def _demo_env(broker: EmbeddedBroker, store: EmbeddedRedis) -> dict[str, str]:
+def _demo_env(broker: EmbeddedBroker, store: EmbeddedRedis, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CS_") or k == "CS_RULES_FILE"}
     env.update(
         {
@@ -66,6 +67,11 @@ def _demo_env(broker: EmbeddedBroker, store: EmbeddedRedis) -> dict[str, str]:
             "CS_METRICS_INTERVAL_SECONDS": "1",
             "CS_LOG_FORMAT": "json",
             "CS_WORKER_ID": "demo-worker-1",
+            # The broker lives only as long as the demo: so does the worker's local store.
+            "CS_DATA_DIR": str(data_dir),
+            # The sample is dated 2026-08-31 .. 10-25: a live clock would make every account
+            # look silent once the replay is done. Replays run on event time.
+            "CS_ALLOWED_LATENESS": "off",
         }
     )
     return env
@@ -104,6 +110,7 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
     worker: subprocess.Popen[bytes] | None = None
     stop = threading.Event()
     log_file = Path(tempfile.mkstemp(prefix="cs-signals-demo-worker-", suffix=".log")[1])
+    data_dir = Path(tempfile.mkdtemp(prefix="cs-signals-demo-state-"))
     started = time.monotonic()
     with sigterm_as_interrupt():
         try:
@@ -111,7 +118,7 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
                 broker.start()
                 store.start()
             console.print(f"[green]✓[/] broker on {broker.bootstrap}, Redis on {store.url}")
-            env = _demo_env(broker, store)
+            env = _demo_env(broker, store, data_dir)
             settings = Settings.from_env(env, env_file=None)
             ensure_topics(broker.bootstrap, "", settings.topic_partitions)
             with log_file.open("wb") as log_handle:
@@ -154,6 +161,7 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
             stop_process(worker)
             store.stop()
             broker.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
             console.print("[dim]Stopped the worker, Redis and the broker.[/]")
 
 

@@ -56,7 +56,7 @@ from workers.stream.ops_metrics import WorkerMetrics
 from workers.stream.partition import PartitionState, StoreUsers
 from workers.stream.partitioning import partition_for
 from workers.stream.redis_view import RedisView
-from workers.stream.store import LocalStores
+from workers.stream.store import LocalStores, PartitionStore
 
 EVENT_TICK_SECONDS = 1.0
 _MAX_ATTEMPTS = 5
@@ -185,8 +185,13 @@ class SignalWorker:
         if state is None:
             store = self.stores.get(number)
             report = await recover(
-                await self._consumer_for_recovery(), self.changelog, number, store
+                await self._consumer_for_recovery(),
+                self.changelog,
+                number,
+                store,
+                lambda stale: self._reset_store(number),
             )
+            store = report.store
             self.metrics.recoveries += 1
             self.metrics.recovery_seconds += report.seconds
             self.metrics.recovered_records += report.records
@@ -203,6 +208,15 @@ class SignalWorker:
                 seconds=round(report.seconds, 3),
             )
         return state
+
+    def _reset_store(self, number: int) -> PartitionStore:
+        self.log.warning(
+            "local_store_reset",
+            partition=number,
+            reason="the local store is ahead of the changelog (recreated topic or another "
+            "cluster's data directory); rebuilding it from the changelog",
+        )
+        return self.stores.reset(number)
 
     async def _consumer_for_recovery(self) -> AIOKafkaConsumer:
         if self._recovery_consumer is None:

@@ -77,6 +77,7 @@ class RecoveryReport:
     dropped: int  # records of a batch that never got its commit marker
     migrated_accounts: int  # first-release records converted on the way in
     seconds: float
+    store: PartitionStore  # the store now current (a new one when a stale one was reset)
 
 
 def migrate_v1_record(account_id: str, value: bytes | None) -> dict[bytes, bytes | None]:
@@ -99,6 +100,7 @@ async def recover(
     topic: str,
     partition: int,
     store: PartitionStore,
+    reset: Callable[[PartitionStore], PartitionStore],
     *,
     idle_ms: int = 200,
 ) -> RecoveryReport:
@@ -107,12 +109,17 @@ async def recover(
     tp = TopicPartition(topic, partition)
     start = store.changelog_offset() + 1
     consumer.assign([tp])
-    consumer.seek(tp, start)
     end = (await consumer.end_offsets([tp]))[tp]
+    if start > end:
+        # The local store is ahead of the changelog: the topic was deleted and recreated (or
+        # this data directory belongs to another cluster). The changelog is the truth.
+        store = reset(store)
+        start = 0
+    consumer.seek(tp, start)
     pending: list[tuple[int, bytes, bytes | None]] = []
     ready: dict[bytes, bytes | None] = {}
     committed = start - 1
-    report = RecoveryReport(partition, start, 0, 0, 0, 0, 0.0)
+    report = RecoveryReport(partition, start, 0, 0, 0, 0, 0.0, store)
     while True:
         batch = await consumer.getmany(tp, timeout_ms=idle_ms, max_records=10_000)
         records = batch.get(tp, [])
