@@ -479,11 +479,6 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
     "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),
     "CS_WORKER_ID": ("worker_id", _token("the worker id")),
-    "CS_STATIC_MEMBERSHIP": (
-        "false",
-        "true: join the consumer group as static member CS_WORKER_ID (group.instance.id), so a "
-        "restart within the session timeout gets its partitions back without a rebalance",
-    ),
     "CS_STATIC_MEMBERSHIP": ("static_membership", _bool),
     "CS_STANDBY_REPLICAS": ("standby_replicas", _int(0)),
     "CS_BATCH_MAX": ("batch_max", _int(1)),
