@@ -30,33 +30,32 @@ import json
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
 from faust.types import TP, EventT
 
 from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
-from events.models import INBOUND_TOPICS, DeadLetter, HealthScore, PlaybookTask
+from events.models import INBOUND_TOPICS, DeadLetter
 from workers.core.codec import decode_state, encode_state
-from workers.core.engine import AccountState, Outcome, advance_to, apply_event, new_state, next_due
+from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
 from workers.stream import keys
 from workers.stream.cache import AccountCache, CachedAccount
-from workers.stream.changelog import changelog_topic, recover, write_changes
+from workers.stream.changelog import changelog_topic, write_changes
 from workers.stream.clock import FACT_TOPICS
 from workers.stream.faults import FaultInjector
 from workers.stream.holding import HeldEvent, hold, release
 from workers.stream.ops_metrics import WorkerMetrics
+from workers.stream.outputs import BatchOutput, OutputTopics, Publisher
+from workers.stream.ownership import OwnedPartitions
 from workers.stream.partition import PartitionState, StoreUsers
 from workers.stream.partitioning import partition_for
-from workers.stream.redis_view import RedisView
-from workers.stream.store import LocalStores, PartitionStore
+from workers.stream.store import LocalStores
+from workers.stream.view_writer import ViewWriter
 
 EVENT_TICK_SECONDS = 1.0
 _MAX_ATTEMPTS = 5
@@ -71,48 +70,28 @@ class BatchFailed(Exception):
     """A batch could not be committed; it is rolled back and retried."""
 
 
-@dataclass
-class _Output:
-    """What one batch (or one tick) produced, in publication order."""
-
-    # (identity across retries, key, value)
-    dead_letters: list[tuple[bytes, bytes | None, bytes]] = field(default_factory=list)
-    reroutes: list[tuple[str, bytes, bytes]] = field(default_factory=list)
-    health: list[HealthScore] = field(default_factory=list)
-    tasks: list[tuple[PlaybookTask, float | None]] = field(default_factory=list)
-    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)  # accounts whose state may have changed
-    partitions: set[int] = field(default_factory=set)  # partitions with pending changes
-
-    def add(self, state: AccountState, outcome: Outcome, produced_at: float | None) -> None:
-        if outcome.health or outcome.tasks:
-            self.facts[state.account_id] = state.facts
-        self.health.extend(outcome.health)
-        for task in outcome.tasks:
-            self.tasks.append((task, produced_at))
-
-
 class SignalWorker:
     def __init__(self, settings: Settings, rules: Rules) -> None:
         self.settings = settings
         self.rules = rules
         self.log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
         self.metrics = WorkerMetrics(worker_id=settings.worker_id, app_id=settings.app_id)
-        self.stores = LocalStores(settings.data_dir, settings.app_id)
         self.cache = AccountCache(settings.state_cache_size)
-        self.partitions: dict[int, PartitionState] = {}  # owned and loaded
-        self.owned: set[int] = set()
+        self.parts = OwnedPartitions(
+            LocalStores(settings.data_dir, settings.app_id),
+            self.cache,
+            changelog_topic(settings.app_id),
+            settings.bootstrap_servers_list,
+            self.metrics,
+            self.log,
+        )
         self.partition_counts: dict[str, int] = {}
         self.lock = asyncio.Lock()
         self.faults = FaultInjector.from_env()
         self.poisoned: set[str] = set()  # event ids the core raised on (dead-lettered on retry)
-        # Outputs a failed attempt of the current batch already delivered: the retry computes
-        # the same messages from the same committed state, and skips these (no duplicates).
-        self._delivered: set[bytes] = set()
-        self._redis: RedisView | None = None
-        self._view_queue: asyncio.Queue[_Output] = asyncio.Queue()
-        self._view_writer: asyncio.Future[None] | None = None
-        self._recovery_consumer: AIOKafkaConsumer | None = None
+        self.view_writer = ViewWriter(
+            settings.redis_url, settings.redis_prefix, settings.feed_maxlen, self.metrics, self.log
+        )
         self.changelog = changelog_topic(settings.app_id)
 
         self.app = faust.App(
@@ -144,10 +123,15 @@ class SignalWorker:
             value_type=bytes,
             partitions=settings.topic_partitions,
         )
-        self.tasks_topic = settings.topic("playbook-tasks")
-        self.health_topic = settings.topic("health-scores")
-        self.dead_topic = settings.topic("dead-letters")
         self.metrics_topic = settings.topic("ops-metrics")
+        self.publisher = Publisher(
+            lambda *args: self.app.producer.send(*args),
+            OutputTopics(
+                tasks=settings.topic("playbook-tasks"),
+                health=settings.topic("health-scores"),
+                dead_letters=settings.topic("dead-letters"),
+            ),
+        )
         self.app.agent(self.inputs, name="signals")(self._consume)
         self.app.timer(settings.metrics_interval_seconds)(self._publish_metrics)
         self.app.timer(EVENT_TICK_SECONDS)(self._tick)
@@ -170,66 +154,7 @@ class SignalWorker:
         # cache warm); partitions it lost are dropped, new ones load on first use (_partition)
         # -- at the latest at the next tick, so restored held events are never stranded.
         async with self.lock:
-            owned = self._input_partitions(assigned)
-            self._forget(self.owned - owned)
-            self.owned = owned
-
-    def _forget(self, partitions: set[int]) -> None:
-        for number in partitions:
-            self.partitions.pop(number, None)
-        self.cache.drop_partitions(partitions)
-
-    async def _partition(self, number: int) -> PartitionState:
-        """The partition's state, recovered from the changelog tail on first use."""
-        state = self.partitions.get(number)
-        if state is None:
-            store = self.stores.get(number)
-            report = await recover(
-                await self._consumer_for_recovery(),
-                self.changelog,
-                number,
-                store,
-                lambda stale: self._reset_store(number),
-            )
-            store = report.store
-            self.metrics.recoveries += 1
-            self.metrics.recovery_seconds += report.seconds
-            self.metrics.recovered_records += report.records
-            state = self.partitions[number] = PartitionState(number, store)
-            self.log.info(
-                "partition_recovered",
-                partition=number,
-                from_offset=report.start_offset,
-                records=report.records,
-                dropped_uncommitted=report.dropped,
-                migrated_accounts=report.migrated_accounts,
-                held_events=state.held_count(),
-                scheduled_accounts=len(state.schedule),
-                seconds=round(report.seconds, 3),
-            )
-        return state
-
-    def _reset_store(self, number: int) -> PartitionStore:
-        self.log.warning(
-            "local_store_reset",
-            partition=number,
-            reason="the local store is ahead of the changelog (recreated topic or another "
-            "cluster's data directory); rebuilding it from the changelog",
-        )
-        return self.stores.reset(number)
-
-    async def _consumer_for_recovery(self) -> AIOKafkaConsumer:
-        if self._recovery_consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.bootstrap_servers_list,
-                enable_auto_commit=False,
-                group_id=None,
-                auto_offset_reset="earliest",
-                max_partition_fetch_bytes=8 << 20,
-            )
-            await consumer.start()
-            self._recovery_consumer = consumer
-        return self._recovery_consumer
+            self.parts.assign(self._input_partitions(assigned))
 
     # -- faust callbacks -------------------------------------------------------------------
 
@@ -247,7 +172,7 @@ class SignalWorker:
         """Process and commit one batch (or a tick, with no events), retrying from the last
         committed state on failure. Never raises (see the module docstring)."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            output = _Output()
+            output = BatchOutput()
             try:
                 await self._process(events, output)
                 await self._commit(output)
@@ -261,12 +186,12 @@ class SignalWorker:
                     exc_info=not isinstance(exc, BatchFailed),
                 )
                 try:
-                    self._forget(output.partitions | self._partitions_of(events))
+                    self.parts.forget(output.partitions | self._partitions_of(events))
                 except Exception:
                     self.log.exception("rollback_failed")
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
-            self._delivered.clear()
+            self.publisher.batch_committed()
             self._after_commit(output)
             return
         self.log.critical(
@@ -281,14 +206,14 @@ class SignalWorker:
 
     # -- processing ------------------------------------------------------------------------
 
-    async def _process(self, events: Sequence[EventT], output: _Output) -> None:
+    async def _process(self, events: Sequence[EventT], output: BatchOutput) -> None:
         settings = self.settings
         moved: set[int] = set()
         for event in events:
             message = event.message
             topic = self.unprefixed.get(message.topic, message.topic)
             raw = message.value
-            part = await self._partition(message.partition)
+            part = await self.parts.load(message.partition)
             try:
                 model = decode_event(topic, raw, settings.max_event_bytes)
             except DecodeError as exc:
@@ -317,11 +242,11 @@ class SignalWorker:
             part.hold(model.account_id, hold(model, topic, raw, message.timestamp))
             output.partitions.add(part.number)
             moved.add(part.number)
-        for number in sorted(self.owned | moved):
-            await self._advance(await self._partition(number), output)
+        for number in sorted(self.parts.owned | moved):
+            await self._advance(await self.parts.load(number), output)
         self.metrics.batches += 1 if events else 0
 
-    async def _advance(self, part: PartitionState, output: _Output) -> None:
+    async def _advance(self, part: PartitionState, output: BatchOutput) -> None:
         """Release what the partition's clock has reached, then run the evaluations due."""
         wall = time.time()
         clock = part.clock.compute(
@@ -370,7 +295,7 @@ class SignalWorker:
             output.add(account.state, outcome, None)
             part.reschedule(account_id, next_due(account.state, self.rules))
 
-    def _apply(self, state: AccountState, held: HeldEvent, output: _Output) -> None:
+    def _apply(self, state: AccountState, held: HeldEvent, output: BatchOutput) -> None:
         event_id = held.model.event_id
         if event_id in self.poisoned:
             self.poisoned.discard(event_id)
@@ -392,7 +317,7 @@ class SignalWorker:
             return
         output.add(state, outcome, held.produced_at)
 
-    def _internal_error(self, held: HeldEvent, output: _Output) -> None:
+    def _internal_error(self, held: HeldEvent, output: BatchOutput) -> None:
         error = (
             "internal error while processing this event; the event is valid, please report "
             "this to the cs-signals maintainers (the worker's log has the details)"
@@ -405,7 +330,7 @@ class SignalWorker:
         )
 
     def _dead_letter(
-        self, message: Any, topic: str, raw: bytes | None, error: str, output: _Output
+        self, message: Any, topic: str, raw: bytes | None, error: str, output: BatchOutput
     ) -> None:
         letter: DeadLetter = make_dead_letter(
             topic, message.partition, message.offset, raw, error, received_at=utcnow()
@@ -444,36 +369,10 @@ class SignalWorker:
 
     # -- commit ----------------------------------------------------------------------------
 
-    async def _commit(self, output: _Output) -> None:
-        send = self.app.producer.send
+    async def _commit(self, output: BatchOutput) -> None:
         self.faults.check("produce")
-        messages: list[tuple[str, bytes | None, bytes, bytes]] = []
-        for identity, key, value in output.dead_letters:
-            messages.append((self.dead_topic, key, value, identity))
-        for topic, key, value in output.reroutes:
-            messages.append((topic, key, value, topic.encode() + b"\x00" + value))
-        for score in output.health:
-            value = score.to_json_bytes()
-            messages.append((self.health_topic, score.account_id.encode(), value, value))
-        for task, _ in output.tasks:
-            value = task.to_json_bytes()
-            messages.append((self.tasks_topic, task.account_id.encode(), value, value))
-        pending: list[tuple[bytes, Any]] = []
-        for topic, key, value, identity in messages:
-            if identity in self._delivered:
-                continue  # delivered by a failed attempt of this same batch
-            pending.append((identity, await send(topic, key, value, None, None, None)))
-        if pending:
-            # Outputs first: once the state says an event was applied, its tasks are out.
-            results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-            failed = None
-            for (identity, _), result in zip(pending, results, strict=True):
-                if isinstance(result, BaseException):
-                    failed = result
-                else:
-                    self._delivered.add(identity)
-            if failed is not None:
-                raise failed
+        # Outputs first: once the state says an event was applied, its tasks are out.
+        await self.publisher.publish(output)
 
         encoded: dict[str, bytes] = {}
         changes: dict[int, dict[bytes, bytes | None]] = {}
@@ -484,10 +383,10 @@ class SignalWorker:
             raw = encode_state(entry.state)
             if raw != entry.stored:
                 encoded[account_id] = raw
-                part = self.partitions[entry.partition]
+                part = self.parts.loaded[entry.partition]
                 part.pending[keys.account_key(account_id)] = raw
         for number in sorted(output.partitions):
-            part = self.partitions.get(number)
+            part = self.parts.get(number)
             if part is None:
                 continue
             part.persist_held()
@@ -498,13 +397,15 @@ class SignalWorker:
             return
         self.faults.check("changelog")
 
+        send = self.app.producer.send
+
         async def send_record(topic: str, key: bytes, value: bytes | None, partition: int) -> Any:
             return await send(topic, key, value, partition, None, None)
 
         offsets = await write_changes(send_record, self.changelog, changes)
         self.faults.check("store")
         for number, offset in offsets.items():
-            self.partitions[number].committed(offset)
+            self.parts.loaded[number].committed(offset)
         for account_id, raw in encoded.items():
             entry = self.cache.get(account_id)
             if entry is not None:
@@ -513,7 +414,7 @@ class SignalWorker:
             self.metrics.state_bytes_written += len(raw)
             self.metrics.largest_state_write = max(self.metrics.largest_state_write, len(raw))
 
-    def _after_commit(self, output: _Output) -> None:
+    def _after_commit(self, output: BatchOutput) -> None:
         self.cache.evict()
         now = time.time()
         for task, produced_at in output.tasks:
@@ -532,32 +433,8 @@ class SignalWorker:
                 reason=task.reason,
             )
         self.metrics.health_scores_out += len(output.health)
-        if output.tasks or output.health:
-            # The view is derived from the topics: written after the commit, off the batch
-            # lock, in commit order by one writer.
-            self._view_queue.put_nowait(output)
-            if self._view_writer is None or self._view_writer.done():
-                self._view_writer = asyncio.ensure_future(self._drain_view())
-
-    async def _drain_view(self) -> None:
-        while not self._view_queue.empty():
-            await self._write_view(self._view_queue.get_nowait())
-
-    async def _write_view(self, output: _Output) -> None:
-        """The Redis view is derived from the topics, which stay the source of truth: a
-        Redis outage is retried briefly, then logged, and never stops the stream."""
-        health = [(score, output.facts.get(score.account_id, {})) for score in output.health]
-        for attempt in range(3):
-            try:
-                await self._view().write(health, (task for task, _ in output.tasks))
-                return
-            except Exception as exc:
-                self.log.warning("redis_write_failed", attempt=attempt + 1, error=str(exc))
-                await asyncio.sleep(0.2 * (attempt + 1))
-        self.metrics.redis_write_failures += 1
-        self.log.error(
-            "redis_view_out_of_date", tasks=len(output.tasks), health_scores=len(output.health)
-        )
+        # The view is derived from the topics: written after the commit, in commit order.
+        self.view_writer.submit(output)
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:
@@ -565,12 +442,6 @@ class SignalWorker:
         except Exception:
             return None
         return value if isinstance(value, int) and value >= 0 else None
-
-    def _view(self) -> RedisView:
-        if self._redis is None:
-            client = aioredis.Redis.from_url(self.settings.redis_url)
-            self._redis = RedisView(client, self.settings.redis_prefix, self.settings.feed_maxlen)
-        return self._redis
 
     # -- ops metrics -----------------------------------------------------------------------
 
@@ -592,14 +463,14 @@ class SignalWorker:
         except Exception as exc:  # lag is best effort; the rest of the snapshot is not
             self.log.warning("consumer_lag_unavailable", error=str(exc))
             lag = {}
-        parts = [self.partitions[p] for p in sorted(self.partitions) if p in self.owned]
+        parts = self.parts.owned_and_loaded()
         oldest = [t for p in parts if (t := p.oldest_held()) is not None]
         now = time.time()
         snapshot = self.metrics.snapshot(
             at=utcnow().isoformat(),
             interval_seconds=self.settings.metrics_interval_seconds,
             consumer_lag=lag,
-            assigned_partitions=sorted(self.owned),
+            assigned_partitions=sorted(self.parts.owned),
             events_held=sum(p.held_count() for p in parts),
             event_clock={
                 p.number: (
@@ -630,7 +501,7 @@ class SignalWorker:
             None,
         )
         try:
-            await self._view().write_worker_metrics(self.settings.worker_id, snapshot)
+            await self.view_writer.view.write_worker_metrics(self.settings.worker_id, snapshot)
         except Exception as exc:
             self.log.warning("redis_metrics_write_failed", error=str(exc))
 
