@@ -75,6 +75,11 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "5000",
         "most scheduled (time-driven) account evaluations per second; the rest wait a tick",
     ),
+    "CS_VIEW_SWEEP_SECONDS": (
+        "600",
+        "how often each worker re-writes its accounts' health and open tasks into Redis (and "
+        "drops open tasks it no longer has); Redis restarting empty is repaired within seconds",
+    ),
     "CS_LOG_FORMAT": (
         "auto",
         "'json' (one object a line), 'console' (readable), or 'auto' (console on a terminal)",
@@ -146,6 +151,7 @@ class Settings(BaseModel):
     data_dir: Path = Path("cs-signals-data")
     state_cache_size: int = Field(default=20_000, ge=1)
     evaluations_per_tick: int = Field(default=5_000, ge=1)
+    view_sweep_seconds: float = Field(default=600.0, gt=0)
     static_membership: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -476,6 +482,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_DATA_DIR": ("data_dir", _data_dir),
     "CS_STATE_CACHE_SIZE": ("state_cache_size", _int(1)),
     "CS_EVALUATIONS_PER_TICK": ("evaluations_per_tick", _int(1)),
+    "CS_VIEW_SWEEP_SECONDS": ("view_sweep_seconds", _seconds),
     "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
     "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),
     "CS_WORKER_ID": ("worker_id", _token("the worker id")),

@@ -29,7 +29,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ from faust.types import TP, EventT
 from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
-from events.models import INBOUND_TOPICS, DeadLetter
+from events.models import INBOUND_TOPICS, DeadLetter, PlaybookTask
 from workers.core.codec import decode_state, encode_state
 from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
@@ -55,9 +55,11 @@ from workers.stream.ownership import OwnedPartitions
 from workers.stream.partition import PartitionState, StoreUsers
 from workers.stream.partitioning import partition_for
 from workers.stream.store import LocalStores
+from workers.stream.view_state import update_record
 from workers.stream.view_writer import ViewWriter
 
 EVENT_TICK_SECONDS = 1.0
+VIEW_CHECK_SECONDS = 2.0
 _MAX_ATTEMPTS = 5
 EXIT_BATCH_FAILED = 70
 
@@ -90,7 +92,14 @@ class SignalWorker:
         self.faults = FaultInjector.from_env()
         self.poisoned: set[str] = set()  # event ids the core raised on (dead-lettered on retry)
         self.view_writer = ViewWriter(
-            settings.redis_url, settings.redis_prefix, settings.feed_maxlen, self.metrics, self.log
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.feed_maxlen,
+            self.metrics,
+            self.log,
+            records=self._view_records,
+            owns=lambda account: self._owner(account) in self.parts.owned,
+            worker_id=settings.worker_id,
         )
         self.changelog = changelog_topic(settings.app_id)
 
@@ -135,6 +144,8 @@ class SignalWorker:
         self.app.agent(self.inputs, name="signals")(self._consume)
         self.app.timer(settings.metrics_interval_seconds)(self._publish_metrics)
         self.app.timer(EVENT_TICK_SECONDS)(self._tick)
+        self.app.timer(VIEW_CHECK_SECONDS)(self.view_writer.check)
+        self.app.timer(settings.view_sweep_seconds)(self._sweep_view)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
 
@@ -374,6 +385,7 @@ class SignalWorker:
         # Outputs first: once the state says an event was applied, its tasks are out.
         await self.publisher.publish(output)
 
+        self._record_view(output)
         encoded: dict[str, bytes] = {}
         changes: dict[int, dict[bytes, bytes | None]] = {}
         for account_id in sorted(output.touched):
@@ -413,6 +425,36 @@ class SignalWorker:
             self.metrics.state_writes += 1
             self.metrics.state_bytes_written += len(raw)
             self.metrics.largest_state_write = max(self.metrics.largest_state_write, len(raw))
+
+    async def _sweep_view(self) -> None:
+        self.view_writer.sweep()
+
+    def _view_records(self) -> Iterator[tuple[str, bytes]]:
+        for part in self.parts.owned_and_loaded():
+            for key, value in part.store.scan(keys.VIEW):
+                yield keys.account_of(key), value
+
+    def _owner(self, account_id: str) -> int:
+        return partition_for(account_id.encode(), self.settings.topic_partitions)
+
+    def _record_view(self, output: BatchOutput) -> None:
+        """Keep what the Redis view shows of each account with outputs (for repairs)."""
+        if not output.facts:
+            return
+        latest = {score.account_id: score for score in output.health}
+        tasks: dict[str, list[PlaybookTask]] = {}
+        for task, _ in output.tasks:
+            tasks.setdefault(task.account_id, []).append(task)
+        for account_id, facts in output.facts.items():
+            entry = self.cache.get(account_id)
+            if entry is None:
+                continue
+            part = self.parts.loaded[entry.partition]
+            key = keys.view_key(account_id)
+            old = part.pending.get(key) or part.store.get(key)
+            part.pending[key] = update_record(
+                old, latest.get(account_id), facts, tasks.get(account_id, ())
+            )
 
     def _after_commit(self, output: BatchOutput) -> None:
         self.cache.evict()
@@ -490,6 +532,13 @@ class SignalWorker:
                     "misses": self.cache.misses,
                 },
                 "allowed_lateness_seconds": self.settings.allowed_lateness_seconds,
+                "view_repairs": self.view_writer.repairs,
+                "view_last_repair": (
+                    datetime.fromtimestamp(self.view_writer.last_repair, UTC).isoformat()
+                    if self.view_writer.last_repair
+                    else None
+                ),
+                "view_last_repair_reason": self.view_writer.last_repair_reason,
             },
         )
         await self.app.producer.send(

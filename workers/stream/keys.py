@@ -21,6 +21,7 @@ ACCOUNT = V2 + b"a"
 USER = V2 + b"u"
 HELD = V2 + b"h"
 SCHEDULE = V2 + b"s"
+VIEW = V2 + b"v"
 META = V2 + b"m"
 COMMIT = V2 + b"c"
 
@@ -46,6 +47,10 @@ def held_key(account_id: str, sort_key: bytes) -> bytes:
 
 def schedule_key(account_id: str) -> bytes:
     return SCHEDULE + account_id.encode()
+
+
+def view_key(account_id: str) -> bytes:
+    return VIEW + account_id.encode()
 
 
 def account_of(key: bytes) -> str:

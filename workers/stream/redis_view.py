@@ -23,6 +23,20 @@ from events.models import HealthScore, PlaybookTask
 UNASSIGNED_FEED = "_unassigned"
 
 
+def health_fields(score: HealthScore, facts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "score": score.score,
+        "band": score.band,
+        "previous_score": "" if score.previous_score is None else score.previous_score,
+        "computed_at": score.computed_at.isoformat(),
+        "components": json.dumps({k: v.model_dump() for k, v in score.components.items()}),
+        "components_missing": json.dumps(score.components_missing),
+        "name": facts.get("name") or "",
+        "segment": facts.get("segment") or "",
+        "csm_id": facts.get("csm_id") or "",
+    }
+
+
 class RedisView:
     def __init__(self, client: aioredis.Redis, prefix: str, feed_maxlen: int = 10_000) -> None:
         self.client = client
@@ -41,22 +55,7 @@ class RedisView:
         pipe = self.client.pipeline(transaction=False)
         ranking: dict[str, float] = {}
         for score, facts in health:
-            pipe.hset(
-                self.key("health", score.account_id),
-                mapping={
-                    "score": score.score,
-                    "band": score.band,
-                    "previous_score": "" if score.previous_score is None else score.previous_score,
-                    "computed_at": score.computed_at.isoformat(),
-                    "components": json.dumps(
-                        {k: v.model_dump() for k, v in score.components.items()}
-                    ),
-                    "components_missing": json.dumps(score.components_missing),
-                    "name": facts.get("name") or "",
-                    "segment": facts.get("segment") or "",
-                    "csm_id": facts.get("csm_id") or "",
-                },
-            )
+            pipe.hset(self.key("health", score.account_id), mapping=health_fields(score, facts))
             ranking[score.account_id] = score.score
         if ranking:
             pipe.zadd(self.key("health", "ranking"), ranking)
@@ -83,6 +82,48 @@ class RedisView:
             )
         if len(pipe):
             await pipe.execute()
+
+    async def restore(self, records: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Re-write accounts' health and open tasks from the worker's own view records
+        (workers/stream/view_state.py): the repair after Redis lost data or missed writes.
+        Returns the number of accounts written."""
+        pipe = self.client.pipeline(transaction=False)
+        ranking: dict[str, float] = {}
+        count = 0
+        for account_id, record in records:
+            count += 1
+            fields = record.get("h")
+            if fields:
+                pipe.hset(self.key("health", account_id), mapping=fields)
+                ranking[account_id] = float(fields["score"])
+            for task_id, body in (record.get("t") or {}).items():
+                pipe.hset(self.key("tasks", "open"), task_id, body)
+        if ranking:
+            pipe.zadd(self.key("health", "ranking"), ranking)
+        if len(pipe):
+            await pipe.execute()
+        return count
+
+    async def open_task_accounts(self) -> dict[str, str]:
+        """task_id -> account_id of every task in the open-tasks hash."""
+        out: dict[str, str] = {}
+        async for task_id, body in self.client.hscan_iter(self.key("tasks", "open"), count=1000):
+            try:
+                account = json.loads(body)["account_id"]
+            except (ValueError, KeyError, TypeError):
+                account = ""
+            out[task_id.decode() if isinstance(task_id, bytes) else task_id] = account
+        return out
+
+    async def drop_open_tasks(self, task_ids: Iterable[str]) -> None:
+        ids = list(task_ids)
+        if ids:
+            await self.client.hdel(self.key("tasks", "open"), *ids)
+
+    async def mark_alive(self, sentinel: str) -> bool:
+        """Set the sentinel key; False when it was missing (Redis restarted without data, or
+        this view was never written)."""
+        return bool(await self.client.set(self.key("view", sentinel), "1", nx=True)) is False
 
     async def write_worker_metrics(self, worker_id: str, snapshot: dict[str, Any]) -> None:
         key = self.key("workers", worker_id)
