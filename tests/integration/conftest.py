@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.integration.harness import Namespace, WorkerProcess
+from tests.integration.harness import Namespace, OwnRedis, WorkerProcess
 from workers.local.embedded import EmbeddedBroker, EmbeddedRedis
 
 pytestmark = pytest.mark.integration
@@ -47,3 +47,13 @@ def workers(ns: Namespace) -> Iterator[list[WorkerProcess]]:
         worker.stop()
         if not os.environ.get("CS_KEEP_TEST_LOGS"):
             worker.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def own_redis(ns: Namespace) -> Iterator[OwnRedis]:
+    server = OwnRedis()
+    server.start()
+    shared, ns.redis_url = ns.redis_url, server.url
+    yield server
+    ns.redis_url = shared  # the shared Redis, for the namespace's own clean-up
+    server.close()

@@ -3,18 +3,13 @@ worker re-writes its accounts' health and open tasks from its own state."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import redis
 
 from tests.integration.harness import (
     Namespace,
+    OwnRedis,
     WorkerProcess,
     account_event,
     nps_event,
@@ -24,61 +19,8 @@ from tests.integration.harness import (
     wait_consumed,
     wait_for,
 )
-from workers.local.embedded import free_port
 
 pytestmark = pytest.mark.integration
-
-
-class OwnRedis:
-    """A redis-server of this test's own, without persistence, that can be killed and restarted
-    empty on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="cs-it-redis-"))
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        from workers.local.embedded import _redis_server_binary
-
-        binary = _redis_server_binary()
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.1)
-        raise AssertionError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def close(self) -> None:
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture
-def own_redis(ns: Namespace) -> Iterator[OwnRedis]:
-    server = OwnRedis()
-    server.start()
-    shared, ns.redis_url = ns.redis_url, server.url
-    yield server
-    ns.redis_url = shared  # the shared Redis, for the namespace's own clean-up
-    server.close()
 
 
 def _open_task_ids(messages: list[dict]) -> set[str]:
