@@ -224,7 +224,7 @@ class SignalWorker:
             message = event.message
             topic = self.unprefixed.get(message.topic, message.topic)
             raw = message.value
-            part = await self.parts.load(message.partition)
+            part = self.parts.get(message.partition) or await self.parts.load(message.partition)
             try:
                 model = decode_event(topic, raw, settings.max_event_bytes)
             except DecodeError as exc:
@@ -273,11 +273,7 @@ class SignalWorker:
             ready, rest = release(part.held[account_id], upto)
             if not ready:
                 continue
-            if rest:
-                part.held[account_id] = rest
-            else:
-                del part.held[account_id]
-            part.take_released(account_id, ready)
+            part.released(account_id, rest)
             output.partitions.add(part.number)
             account = self._load(account_id, part)
             output.touched.add(account_id)
@@ -409,12 +405,9 @@ class SignalWorker:
             return
         self.faults.check("changelog")
 
-        send = self.app.producer.send
-
-        async def send_record(topic: str, key: bytes, value: bytes | None, partition: int) -> Any:
-            return await send(topic, key, value, partition, None, None)
-
-        offsets = await write_changes(send_record, self.changelog, changes)
+        # faust's transport producer wraps aiokafka's; record batches are built on the latter.
+        producer = self.app.producer._ensure_producer()
+        offsets = await write_changes(producer, self.changelog, changes)
         self.faults.check("store")
         for number, offset in offsets.items():
             self.parts.loaded[number].committed(offset)

@@ -11,6 +11,7 @@ are stored with the account's state, so a crash loses none of them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,21 +49,18 @@ def release(pending: list[HeldEvent], upto: datetime) -> tuple[list[HeldEvent], 
     return ready, [e for e in pending if e.sort_key[0] > upto]
 
 
-# -- persistence: held events are stored under their own keys (workers/stream/keys.py) ------
+# -- persistence: an account's held events are stored under one key (workers/stream/keys.py) -
 
 
-def held_suffix(event: HeldEvent) -> bytes:
-    """Unique per event within its account: the topic's rank and the event id."""
-    return b"%d" % event.sort_key[1] + b"\x00" + event.model.event_id.encode()
+def encode_held(events: list[HeldEvent]) -> bytes:
+    """[[topic, raw text], ...] as JSON: held events are validated UTF-8 JSON."""
+    return json.dumps(
+        [[e.topic, e.raw.decode("utf-8")] for e in events], separators=(",", ":")
+    ).encode()
 
 
-def encode_held_value(event: HeldEvent) -> bytes:
-    return event.topic.encode() + b"\x00" + event.raw
-
-
-def decode_held_value(value: bytes) -> tuple[str, bytes]:
-    topic, _, raw = value.partition(b"\x00")
-    return topic.decode(), raw
+def decode_held(value: bytes) -> list[tuple[str, bytes]]:
+    return [(topic, text.encode("utf-8")) for topic, text in json.loads(value)]
 
 
 def rehold(topic: str, raw: bytes) -> HeldEvent:

@@ -41,8 +41,8 @@ def user_prefix(account_id: str) -> bytes:
     return USER + account_id.encode() + SEP
 
 
-def held_key(account_id: str, sort_key: bytes) -> bytes:
-    return HELD + account_id.encode() + SEP + sort_key
+def held_key(account_id: str) -> bytes:
+    return HELD + account_id.encode()
 
 
 def schedule_key(account_id: str) -> bytes:

@@ -13,13 +13,7 @@ from collections.abc import Iterator
 from workers.core.users import UserRecord, decode_user, encode_user
 from workers.stream import keys
 from workers.stream.clock import PartitionClock
-from workers.stream.holding import (
-    HeldEvent,
-    decode_held_value,
-    encode_held_value,
-    held_suffix,
-    rehold,
-)
+from workers.stream.holding import HeldEvent, decode_held, encode_held, rehold
 from workers.stream.schedule import Schedule, decode_due, encode_due
 from workers.stream.store import PartitionStore
 
@@ -35,13 +29,12 @@ class PartitionState:
         self.schedule = Schedule()
         for key, value in store.scan(keys.SCHEDULE):
             self.schedule.set(keys.account_of(key), decode_due(value))
-        # account -> its held events; keys of held events that are in the store
+        # account -> its held events (stored per account under keys.HELD, so a crash or a
+        # rebalance loses none); accounts whose held list changed in this batch
         self.held: dict[str, list[HeldEvent]] = {}
-        self.stored_held: set[bytes] = set()
+        self.held_changed: set[str] = set()
         for key, value in store.scan(keys.HELD):
-            topic, raw = decode_held_value(value)
-            self.held.setdefault(keys.account_of(key), []).append(rehold(topic, raw))
-            self.stored_held.add(key)
+            self.held[keys.account_of(key)] = [rehold(t, raw) for t, raw in decode_held(value)]
         # This batch's writes, not yet committed: key -> value (None deletes).
         self.pending: dict[bytes, bytes | None] = {}
 
@@ -49,6 +42,14 @@ class PartitionState:
 
     def hold(self, account_id: str, event: HeldEvent) -> None:
         self.held.setdefault(account_id, []).append(event)
+        self.held_changed.add(account_id)
+
+    def released(self, account_id: str, rest: list[HeldEvent]) -> None:
+        if rest:
+            self.held[account_id] = rest
+        else:
+            del self.held[account_id]
+        self.held_changed.add(account_id)
 
     def held_count(self) -> int:
         return sum(len(events) for events in self.held.values())
@@ -57,23 +58,17 @@ class PartitionState:
         times = [e.sort_key[0].timestamp() for events in self.held.values() for e in events]
         return min(times) if times else None
 
-    def take_released(self, account_id: str, ready: list[HeldEvent]) -> None:
-        """`ready` left the account's held list: delete the stored ones."""
-        for event in ready:
-            key = keys.held_key(account_id, held_suffix(event))
-            if key in self.stored_held:
-                self.stored_held.discard(key)
-                self.pending[key] = None
-
     def persist_held(self) -> None:
-        """Events still held at the end of a batch go to the store (and changelog), so a
-        crash or a rebalance loses none of them."""
-        for account_id, events in self.held.items():
-            for event in events:
-                key = keys.held_key(account_id, held_suffix(event))
-                if key not in self.stored_held:
-                    self.stored_held.add(key)
-                    self.pending[key] = encode_held_value(event)
+        """One write per account whose held events changed in this batch (an event held and
+        released within the batch leaves nothing to write when its account holds no other)."""
+        for account_id in self.held_changed:
+            events = self.held.get(account_id)
+            key = keys.held_key(account_id)
+            if events:
+                self.pending[key] = encode_held(events)
+            elif self.store.get(key) is not None or key in self.pending:
+                self.pending[key] = None
+        self.held_changed = set()
 
     # -- schedule ------------------------------------------------------------------------
 
