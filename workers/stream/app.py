@@ -44,6 +44,7 @@ from workers.core.codec import decode_state, encode_state
 from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
 from workers.stream import keys
+from workers.stream.broker_quirks import limit_fetch_wait
 from workers.stream.cache import AccountCache, CachedAccount
 from workers.stream.changelog import changelog_topic, write_changes
 from workers.stream.clock import FACT_TOPICS
@@ -59,6 +60,7 @@ from workers.stream.view_state import update_record
 from workers.stream.view_writer import ViewWriter
 
 EVENT_TICK_SECONDS = 1.0
+FETCH_MAX_WAIT_MS = 50  # see broker_quirks.limit_fetch_wait
 VIEW_CHECK_SECONDS = 2.0
 _MAX_ATTEMPTS = 5
 EXIT_BATCH_FAILED = 70
@@ -103,6 +105,7 @@ class SignalWorker:
         )
         self.changelog = changelog_topic(settings.app_id)
 
+        limit_fetch_wait(FETCH_MAX_WAIT_MS)
         self.app = faust.App(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.bootstrap_servers_list],

@@ -122,7 +122,7 @@ async def recover(
     store: PartitionStore,
     reset: Callable[[PartitionStore], PartitionStore],
     *,
-    idle_ms: int = 200,
+    idle_ms: int = 100,
 ) -> RecoveryReport:
     """Bring `store` up to date with changelog `topic` partition `partition`."""
     began = time.monotonic()

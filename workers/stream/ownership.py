@@ -97,6 +97,9 @@ class OwnedPartitions:
                 group_id=None,
                 auto_offset_reset="earliest",
                 max_partition_fetch_bytes=8 << 20,
+                # recovery reads to the end and stops at the first empty fetch: don't let the
+                # broker hold that fetch long (broker_quirks.limit_fetch_wait)
+                fetch_max_wait_ms=50,
             )
             await consumer.start()
             self._consumer = consumer
