@@ -75,6 +75,11 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "5000",
         "most scheduled (time-driven) account evaluations per second; the rest wait a tick",
     ),
+    "CS_MAX_HELD_EVENTS": (
+        "200000",
+        "most events a partition holds for its clock; past it the oldest are released early "
+        "(an input stuck far behind the others), counted in ops-metrics forced_releases",
+    ),
     "CS_VIEW_SWEEP_SECONDS": (
         "600",
         "how often each worker re-writes its accounts' health and open tasks into Redis (and "
@@ -151,6 +156,7 @@ class Settings(BaseModel):
     data_dir: Path = Path("cs-signals-data")
     state_cache_size: int = Field(default=20_000, ge=1)
     evaluations_per_tick: int = Field(default=5_000, ge=1)
+    max_held_events: int = Field(default=200_000, ge=1)
     view_sweep_seconds: float = Field(default=600.0, gt=0)
     static_membership: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -482,6 +488,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_DATA_DIR": ("data_dir", _data_dir),
     "CS_STATE_CACHE_SIZE": ("state_cache_size", _int(1)),
     "CS_EVALUATIONS_PER_TICK": ("evaluations_per_tick", _int(1)),
+    "CS_MAX_HELD_EVENTS": ("max_held_events", _int(1)),
     "CS_VIEW_SWEEP_SECONDS": ("view_sweep_seconds", _seconds),
     "CS_LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
     "CS_LOG_LEVEL": ("log_level", _choice(*_LOG_LEVELS, upper=True)),

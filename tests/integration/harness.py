@@ -97,6 +97,9 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: bool = True, timeout: float = 60.0) -> WorkerProcess:
+        # A previous process of the same worker id left its metrics snapshot behind: readiness
+        # must come from this one.
+        self.ns.redis().delete(self.ns.redis_prefix + f"workers:{self.worker_id}")
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "workers.cli", "worker"],

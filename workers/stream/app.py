@@ -269,6 +269,7 @@ class SignalWorker:
             wall=wall,
             lateness=self.settings.allowed_lateness_seconds,
         )
+        clock = self._bound_held(part, clock)
         if clock is None:
             return
         upto = datetime.fromtimestamp(clock, UTC)
@@ -304,6 +305,28 @@ class SignalWorker:
             self.metrics.time_driven_evaluations += 1
             output.add(account.state, outcome, None)
             part.reschedule(account_id, next_due(account.state, self.rules))
+
+    def _bound_held(self, part: PartitionState, clock: float | None) -> float | None:
+        """Held events are bounded: past `CS_MAX_HELD_EVENTS` in a partition (an input stuck
+        far behind the others), the clock is moved up to release the oldest ones, in order."""
+        cap = self.settings.max_held_events
+        count = part.held_count()
+        if count <= cap:
+            return clock
+        times = sorted(e.sort_key[0].timestamp() for es in part.held.values() for e in es)
+        forced = times[count - cap - 1]  # releasing up to it leaves `cap` held
+        if clock is not None and forced <= clock:
+            return clock
+        part.clock.reached = forced
+        self.metrics.forced_releases += count - cap
+        self.log.warning(
+            "held_events_over_limit",
+            partition=part.number,
+            held=count,
+            limit=cap,
+            clock_moved_to=datetime.fromtimestamp(forced, UTC).isoformat(),
+        )
+        return forced
 
     def _apply(self, state: AccountState, held: HeldEvent, output: BatchOutput) -> None:
         event_id = held.model.event_id

@@ -36,6 +36,8 @@ class WorkerMetrics:
     redis_write_failures: int = 0
     # events older than their partition's clock when they arrived (applied at once, counted)
     late_events: int = 0
+    # held events released before their clock because a partition held too many
+    forced_releases: int = 0
     # batches rolled back to the last committed state and retried (see app.py)
     batch_retries: int = 0
     state_writes: int = 0
@@ -85,6 +87,7 @@ class WorkerMetrics:
             "time_driven_evaluations": self.time_driven_evaluations,
             "redis_write_failures": self.redis_write_failures,
             "late_events": self.late_events,
+            "forced_releases": self.forced_releases,
             "batch_retries": self.batch_retries,
             "state": {
                 "writes": self.state_writes,
