@@ -57,6 +57,11 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
         "10",
         "how often each worker publishes its metrics to ops-metrics",
     ),
+    "CS_METRICS_PORT": (
+        "9464",
+        "port of the worker's Prometheus /metrics (0 turns it off); two workers on one host "
+        "need two ports",
+    ),
     "CS_ALLOWED_LATENESS": (
         "5m",
         "how late events may arrive: a caught-up, quiet partition's clock follows the wall "
@@ -151,6 +156,7 @@ class Settings(BaseModel):
     topic_partitions: int = Field(default=8, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
     # None: event time only. Otherwise seconds (see SETTINGS_HELP).
     allowed_lateness_seconds: float | None = 300.0
     data_dir: Path = Path("cs-signals-data")
@@ -484,6 +490,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CS_TOPIC_PARTITIONS": ("topic_partitions", _int(1)),
     "CS_TOPIC_REPLICATION": ("topic_replication", _int(1)),
     "CS_METRICS_INTERVAL_SECONDS": ("metrics_interval_seconds", _seconds),
+    "CS_METRICS_PORT": ("metrics_port", _int(0, 65535)),
     "CS_ALLOWED_LATENESS": ("allowed_lateness_seconds", _lateness),
     "CS_DATA_DIR": ("data_dir", _data_dir),
     "CS_STATE_CACHE_SIZE": ("state_cache_size", _int(1)),

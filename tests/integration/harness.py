@@ -68,6 +68,7 @@ class Namespace:
                 # The tests' events are stamped in the past: the wall clock would move every
                 # quiet partition months ahead. Tests of the live clock set a lateness.
                 "CS_ALLOWED_LATENESS": "off",
+                "CS_METRICS_PORT": "0",  # tests that scrape /metrics pick a free port
                 "PYTHONPATH": str(ROOT),
             }
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from workers.cli import backtest, check_config, demo, produce, sample, tail, worker
+from workers.cli import backtest, check_config, demo, notify, produce, sample, sync, tail, worker
 from workers.cli.settings import SETTINGS_EPILOG
 
 DESCRIPTION = """\
@@ -20,7 +20,7 @@ Start here:  cs-signals demo      (runs everything locally, nothing to install b
 """
 
 # In the order `--help` lists them.
-COMMANDS = (worker, demo, produce, tail, check_config, backtest, sample)
+COMMANDS = (worker, demo, produce, tail, check_config, backtest, sample, notify, sync)
 
 
 def build_parser() -> argparse.ArgumentParser:

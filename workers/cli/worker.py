@@ -106,6 +106,14 @@ def run_worker(settings: Settings) -> int:
     from workers.stream.app import SignalWorker
 
     worker = SignalWorker(settings, rules)
+    if settings.metrics_port:
+        try:
+            worker.prometheus.serve(settings.metrics_port)
+        except OSError as exc:
+            message = f"CS_METRICS_PORT={settings.metrics_port}: cannot listen ({exc})"
+            print(f"cs-signals: {message}", file=sys.stderr)
+            log.error("bad_metrics_port", error=message)
+            return EXIT_BAD_CONFIG
     log.info(
         "worker_starting",
         app_id=settings.app_id,

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from config.settings import Settings
 from events.models import EVENT_TYPES
-from workers.local.embedded import EmbeddedBroker, EmbeddedRedis
+from workers.local.embedded import EmbeddedBroker, EmbeddedRedis, free_port
 from workers.local.processes import sigterm_as_interrupt, stop_process
 from workers.local.sample import generate_sample
 from workers.render import render_task
@@ -54,7 +54,9 @@ BAD_MESSAGES: list[tuple[str, bytes]] = [
 ]
 
 
-def _demo_env(broker: EmbeddedBroker, store: EmbeddedRedis, data_dir: Path) -> dict[str, str]:
+def _demo_env(
+    broker: EmbeddedBroker, store: EmbeddedRedis, data_dir: Path, metrics_port: int
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CS_") or k == "CS_RULES_FILE"}
     env.update(
         {
@@ -72,6 +74,7 @@ def _demo_env(broker: EmbeddedBroker, store: EmbeddedRedis, data_dir: Path) -> d
             # The sample is dated 2026-08-31 .. 10-25: a live clock would make every account
             # look silent once the replay is done. Replays run on event time.
             "CS_ALLOWED_LATENESS": "off",
+            "CS_METRICS_PORT": str(metrics_port),
         }
     )
     return env
@@ -118,7 +121,8 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
                 broker.start()
                 store.start()
             console.print(f"[green]✓[/] broker on {broker.bootstrap}, Redis on {store.url}")
-            env = _demo_env(broker, store, data_dir)
+            metrics_port = free_port()
+            env = _demo_env(broker, store, data_dir, metrics_port)
             settings = Settings.from_env(env, env_file=None)
             ensure_topics(broker.bootstrap, "", settings.topic_partitions)
             with log_file.open("wb") as log_handle:
@@ -129,7 +133,10 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            console.print(f"[green]✓[/] worker started (pid {worker.pid}, log {log_file})")
+            console.print(
+                f"[green]✓[/] worker started (pid {worker.pid}, log {log_file}, "
+                f"Prometheus metrics http://127.0.0.1:{metrics_port}/metrics)"
+            )
 
             events = generate_sample(accounts=accounts, weeks=weeks)
             sample_accounts = len({e["account_id"] for e in events})

@@ -55,6 +55,7 @@ from workers.stream.outputs import BatchOutput, OutputTopics, Publisher
 from workers.stream.ownership import OwnedPartitions
 from workers.stream.partition import PartitionState, StoreUsers
 from workers.stream.partitioning import partition_for
+from workers.stream.prometheus import LiveGauges, PrometheusExporter
 from workers.stream.store import LocalStores
 from workers.stream.view_state import update_record
 from workers.stream.view_writer import ViewWriter
@@ -118,9 +119,7 @@ class SignalWorker:
             broker_heartbeat_interval=max(1, settings.session_timeout_seconds // 10),
             broker_rebalance_timeout=settings.rebalance_timeout_seconds,
             consumer_auto_offset_reset="earliest",
-            consumer_group_instance_id=(
-                settings.worker_id if settings.static_membership else None
-            ),
+            consumer_group_instance_id=(settings.worker_id if settings.static_membership else None),
             key_serializer="raw",
             value_serializer="raw",
             web_enabled=False,
@@ -142,6 +141,21 @@ class SignalWorker:
                 tasks=settings.topic("playbook-tasks"),
                 health=settings.topic("health-scores"),
                 dead_letters=settings.topic("dead-letters"),
+            ),
+        )
+        self._last_lag: dict[str, int] = {}
+        self.prometheus = PrometheusExporter(
+            self.metrics,
+            LiveGauges(
+                held=lambda: sum(p.held_count() for p in self.parts.owned_and_loaded()),
+                oldest_held_age=self._oldest_held_age,
+                consumer_lag=lambda: self._last_lag,
+                cache=lambda: (len(self.cache), self.cache.hits, self.cache.misses),
+                store_bytes=lambda: sum(
+                    p.store.approximate_bytes() for p in self.parts.owned_and_loaded()
+                ),
+                scheduled=lambda: sum(len(p.schedule) for p in self.parts.owned_and_loaded()),
+                view_repairs=lambda: self.view_writer.repairs,
             ),
         )
         self.app.agent(self.inputs, name="signals")(self._consume)
@@ -187,9 +201,12 @@ class SignalWorker:
         committed state on failure. Never raises (see the module docstring)."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             output = BatchOutput()
+            began = time.monotonic()
             try:
                 await self._process(events, output)
                 await self._commit(output)
+                if events:
+                    self.prometheus.batch.observe(time.monotonic() - began)
             except Exception as exc:
                 self.metrics.batch_retries += 1
                 self.log.error(
@@ -481,7 +498,9 @@ class SignalWorker:
         for task, produced_at in output.tasks:
             self.metrics.tasks_out[task.playbook][task.action] += 1
             if produced_at is not None:
-                self.metrics.observe_latency(max(0.0, (now - produced_at) * 1000))
+                seconds = max(0.0, now - produced_at)
+                self.metrics.observe_latency(seconds * 1000)
+                self.prometheus.latency.observe(seconds)
             self.log.info(
                 "task",
                 action=task.action,
@@ -506,6 +525,16 @@ class SignalWorker:
 
     # -- ops metrics -----------------------------------------------------------------------
 
+    def _oldest_held_age(self) -> float | None:
+        """Seconds the longest-waiting held event has waited for its partition's clock."""
+        now = time.time()
+        ages = [
+            max(0.0, now - oldest)
+            for p in self.parts.owned_and_loaded()
+            if (oldest := p.oldest_held()) is not None
+        ]
+        return round(max(ages), 3) if ages else None
+
     async def _consumer_lag(self) -> dict[str, int]:
         lag: dict[str, int] = {}
         consumer = self.app.consumer
@@ -524,9 +553,8 @@ class SignalWorker:
         except Exception as exc:  # lag is best effort; the rest of the snapshot is not
             self.log.warning("consumer_lag_unavailable", error=str(exc))
             lag = {}
+        self._last_lag = lag
         parts = self.parts.owned_and_loaded()
-        oldest = [t for p in parts if (t := p.oldest_held()) is not None]
-        now = time.time()
         snapshot = self.metrics.snapshot(
             at=utcnow().isoformat(),
             interval_seconds=self.settings.metrics_interval_seconds,
@@ -542,7 +570,7 @@ class SignalWorker:
                 for p in parts
             },
             extra={
-                "oldest_held_event_age_seconds": round(now - min(oldest), 3) if oldest else None,
+                "oldest_held_event_age_seconds": self._oldest_held_age(),
                 "scheduled_accounts": sum(len(p.schedule) for p in parts),
                 "cache": {
                     "accounts": len(self.cache),

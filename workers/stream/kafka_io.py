@@ -107,9 +107,7 @@ def ensure_changelog_topic(
         return
     admin = KafkaAdminClient(bootstrap_servers=_servers(bootstrap))
     try:
-        topic = NewTopic(
-            name, partitions, replication, topic_configs={"cleanup.policy": "compact"}
-        )
+        topic = NewTopic(name, partitions, replication, topic_configs={"cleanup.policy": "compact"})
         try:
             admin.create_topics([topic])
         except TopicAlreadyExistsError:

@@ -8,6 +8,7 @@ batch) gives the committed state.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from workers.core.users import UserRecord, decode_user, encode_user
@@ -24,6 +25,7 @@ class PartitionState:
     def __init__(self, number: int, store: PartitionStore) -> None:
         self.number = number
         self.store = store
+        self.loaded_at = time.time()
         self.clock = PartitionClock.from_bytes(store.get(keys.CLOCK))
         self.clock_dirty = False
         self.schedule = Schedule()
@@ -55,8 +57,13 @@ class PartitionState:
         return sum(len(events) for events in self.held.values())
 
     def oldest_held(self) -> float | None:
-        times = [e.sort_key[0].timestamp() for events in self.held.values() for e in events]
-        return min(times) if times else None
+        """When the longest-waiting held event was produced (wall time, from the message's
+        timestamp; events restored from the store count from when they were restored)."""
+        times = [e.produced_at for events in self.held.values() for e in events]
+        known = [t for t in times if t is not None]
+        if len(known) < len(times):
+            known.append(self.loaded_at)
+        return min(known) if known else None
 
     def persist_held(self) -> None:
         """One write per account whose held events changed in this batch (an event held and
