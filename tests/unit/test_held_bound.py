@@ -24,11 +24,19 @@ def _usage(n: int) -> tuple[str, bytes]:
     return "usage-events", json.dumps(body).encode()
 
 
+class _Quiet:
+    """Other tests leave structlog bound to a closed capture stream: log nowhere."""
+
+    def warning(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
 def test_a_partition_over_its_held_limit_releases_the_oldest(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {"CS_DATA_DIR": str(tmp_path), "CS_MAX_HELD_EVENTS": "5"}, env_file=None
     )
     worker = SignalWorker(settings, default_rules())
+    worker.log = _Quiet()
     part = PartitionState(0, worker.parts.stores.get(0))
     for n in range(12):
         topic, raw = _usage(n)
