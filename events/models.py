@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -126,6 +127,35 @@ class AccountEvent(InboundEvent):
         }
 
 
+FeedbackAction = Literal["acknowledged", "snoozed", "done", "dismissed"]
+DismissReason = Literal["not_useful", "already_known", "wrong_owner", "other"]
+
+
+class TaskFeedback(InboundEvent):
+    """What a person did with a task (from the board, Slack or a CRM; CONTRACT.md)."""
+
+    kind: ClassVar[Literal["feedback"]] = "feedback"
+    task_id: Identifier
+    playbook: Identifier
+    action: FeedbackAction
+    until: Timestamp | None = None
+    reason: DismissReason | None = None
+    by: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _action_needs(self) -> TaskFeedback:
+        if self.action == "snoozed" and self.until is None:
+            raise ValueError("a snoozed feedback needs `until` (the time the snooze ends)")
+        if self.action == "dismissed" and self.reason is None:
+            raise ValueError(
+                "a dismissed feedback needs `reason`: not_useful, already_known, wrong_owner "
+                "or other"
+            )
+        return self
+
+
 ACCOUNT_FACT_FIELDS = (
     "name",
     "segment",
@@ -137,7 +167,7 @@ ACCOUNT_FACT_FIELDS = (
     "renewal_date",
 )
 
-AnyInbound = UsageEvent | TicketEvent | NpsEvent | AccountEvent
+AnyInbound = UsageEvent | TicketEvent | NpsEvent | AccountEvent | TaskFeedback
 
 # Topic (without prefix) -> model. `produce` uses the `type` field of a line instead.
 INBOUND_TOPICS: dict[str, type[InboundEvent]] = {
@@ -145,12 +175,14 @@ INBOUND_TOPICS: dict[str, type[InboundEvent]] = {
     "ticket-events": TicketEvent,
     "nps-events": NpsEvent,
     "account-events": AccountEvent,
+    "task-feedback": TaskFeedback,
 }
 EVENT_TYPES: dict[str, str] = {
     "usage": "usage-events",
     "ticket": "ticket-events",
     "nps": "nps-events",
     "account": "account-events",
+    "feedback": "task-feedback",
 }
 OUTPUT_TOPICS = ("playbook-tasks", "health-scores", "dead-letters", "ops-metrics")
 

@@ -189,6 +189,9 @@ def _task_to_dict(t: TaskState) -> dict[str, Any]:
         "keys": t.keys,
         "esc": t.escalated,
         "ok": t.ok_since,
+        "snz": t.snoozed_until,
+        "ack": t.acknowledged_at,
+        "cby": t.closed_by,
     }
 
 
@@ -205,6 +208,9 @@ def _task_from_dict(d: dict[str, Any]) -> TaskState:
         keys=list(d.get("keys", ())),
         escalated=d.get("esc", False),
         ok_since=d.get("ok"),
+        snoozed_until=d.get("snz"),
+        acknowledged_at=d.get("ack"),
+        closed_by=d.get("cby"),
     )
 
 

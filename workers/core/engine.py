@@ -19,10 +19,12 @@ from events.models import (
     HealthScore,
     NpsEvent,
     PlaybookTask,
+    TaskFeedback,
     TicketEvent,
     UsageEvent,
 )
 
+from .feedback import apply_feedback
 from .fold import (
     AccountChange,
     TicketChange,
@@ -101,6 +103,11 @@ def apply_event(state: AccountState, event: AnyInbound, rules: Rules) -> Outcome
         return out
 
     state.quiet = None  # the event changes the state: nothing is known to be quiet any more
+
+    if isinstance(event, TaskFeedback):
+        now = max(ts, state.last_eval or ts, state.last_boundary)
+        out.tasks.extend(apply_feedback(state, event, rules.for_segment(state.segment), now))
+        return out
 
     ticket: TicketChange | None = None
     account: AccountChange | None = None
@@ -383,6 +390,8 @@ def _quiet_until(state: AccountState, now: float, rules: Rules, plan: Plan) -> f
         task = tasks.get(pid)
         if task is None:
             continue
+        if task.open and task.snoozed_until is not None and task.snoozed_until > now:
+            cands.append(task.snoozed_until)  # held updates may come out then
         if not task.open:
             if task.resolved_at is not None:
                 cands.append(task.resolved_at + cooldown)

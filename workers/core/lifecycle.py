@@ -117,6 +117,10 @@ def step(
         fire = check.fire
         if fire is None:
             return []
+        if task.snoozed_until is not None and now < task.snoozed_until:
+            # Snoozed by a person: hold updates (and so re-notifications) until it ends. What
+            # happened meanwhile is not lost: a later change still updates the task.
+            return []
         if PRIORITY_RANK[fire.priority] > PRIORITY_RANK[task.priority]:
             previous = task.priority
             task.priority = fire.priority
@@ -154,8 +158,27 @@ def step(
     task.keys = []
     task.escalated = False
     task.ok_since = None
+    task.snoozed_until = None
+    task.acknowledged_at = None
+    task.closed_by = None
     _remember(task, fire.key)
     return [_message(pb, ctx, task, "opened", fire.reason, fire.evidence)]
+
+
+def close_by_person(
+    pb: CompiledPlaybook, task: TaskState, ctx: TaskContext, reason: str, who: dict[str, Any]
+) -> list[PlaybookTask]:
+    """A person marked the open task done or dismissed it: resolve it (the cool-down applies
+    from now, as for any resolution)."""
+    if not task.open:
+        return []
+    task.open = False
+    task.resolved_at = ctx.now
+    task.ok_since = None
+    task.snoozed_until = None
+    task.closed_by = who
+    evidence = {"opened_with": task.evidence, "feedback": who}
+    return [_message(pb, ctx, task, "resolved", reason, evidence)]
 
 
 def escalate(

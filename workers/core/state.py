@@ -56,6 +56,11 @@ class TaskState:
     escalated: bool = False
     # Since when the resolve condition has held continuously (health recovery over weeks).
     ok_since: float | None = None
+    # Feedback from people (task-feedback): updates are held while snoozed; when the task was
+    # acknowledged; how it was closed by a person ({"action", "by", "source", "reason"}).
+    snoozed_until: float | None = None
+    acknowledged_at: float | None = None
+    closed_by: dict[str, Any] | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ from events.models import (
     HealthScore,
     NpsEvent,
     PlaybookTask,
+    TaskFeedback,
     TicketEvent,
     UsageEvent,
 )
@@ -132,6 +133,31 @@ class Sim:
                 account_id=self.account_id,
                 occurred_at=when,
                 score=score,
+            )
+        )
+
+    def feedback(
+        self,
+        when: datetime,
+        task: PlaybookTask,
+        action: str,
+        *,
+        until: datetime | None = None,
+        reason: str | None = None,
+        event_id: str | None = None,
+    ) -> Outcome:
+        return self.apply(
+            TaskFeedback(
+                event_id=event_id or self._id("fb"),
+                account_id=self.account_id,
+                occurred_at=when,
+                task_id=task.task_id,
+                playbook=task.playbook,
+                action=action,  # type: ignore[arg-type]
+                until=until,
+                reason=reason,  # type: ignore[arg-type]
+                by="ana",
+                source="board",
             )
         )
 

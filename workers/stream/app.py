@@ -39,7 +39,7 @@ from faust.types import TP, EventT
 from config.rules import Rules
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
-from events.models import INBOUND_TOPICS, DeadLetter, PlaybookTask
+from events.models import INBOUND_TOPICS, DeadLetter, PlaybookTask, TaskFeedback
 from workers.core.codec import decode_state, encode_state
 from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
@@ -365,6 +365,10 @@ class SignalWorker:
         if not outcome.applied:
             self.metrics.duplicates += 1
             return
+        model = held.model
+        if isinstance(model, TaskFeedback):
+            kind = f"dismissed:{model.reason}" if model.action == "dismissed" else model.action
+            self.metrics.feedback[model.playbook][kind] += 1
         output.add(state, outcome, held.produced_at)
 
     def _internal_error(self, held: HeldEvent, output: BatchOutput) -> None:

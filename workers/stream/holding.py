@@ -19,7 +19,14 @@ from events.decode import decode_event
 from events.models import AnyInbound
 
 # At equal event times: facts first (they set the owner and seats the rest is judged by).
-TOPIC_RANK = {"account-events": 0, "ticket-events": 1, "nps-events": 2, "usage-events": 3}
+TOPIC_RANK = {
+    "account-events": 0,
+    "ticket-events": 1,
+    "nps-events": 2,
+    "usage-events": 3,
+    # people act on tasks the events above raised: at equal times, after them
+    "task-feedback": 4,
+}
 
 
 @dataclass(order=True)

@@ -36,6 +36,9 @@ class WorkerMetrics:
     redis_write_failures: int = 0
     # events older than their partition's clock when they arrived (applied at once, counted)
     late_events: int = 0
+    # task-feedback applied: playbook -> "acknowledged" | "snoozed" | "done" |
+    # "dismissed:<reason>" -> count (the dismissed share per playbook and reason)
+    feedback: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     # held events released before their clock because a partition held too many
     forced_releases: int = 0
     # batches rolled back to the last committed state and retried (see app.py)
@@ -87,6 +90,7 @@ class WorkerMetrics:
             "time_driven_evaluations": self.time_driven_evaluations,
             "redis_write_failures": self.redis_write_failures,
             "late_events": self.late_events,
+            "feedback": {pb: dict(sorted(c.items())) for pb, c in sorted(self.feedback.items())},
             "forced_releases": self.forced_releases,
             "batch_retries": self.batch_retries,
             "state": {

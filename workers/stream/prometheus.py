@@ -61,6 +61,14 @@ class _WorkerCollector(Collector):
             for action, n in sorted(actions.items()):
                 tasks.add_metric([playbook, action], n)
         yield tasks
+        feedback = CounterMetricFamily(
+            "cs_signals_feedback", "task feedback applied", labels=["playbook", "action", "reason"]
+        )
+        for playbook, kinds in sorted(m.feedback.items()):
+            for kind, n in sorted(kinds.items()):
+                action, _, reason = kind.partition(":")
+                feedback.add_metric([playbook, action, reason], n)
+        yield feedback
         for name, doc, value in (
             ("duplicates", "redelivered events recognised and skipped", m.duplicates),
             ("rerouted", "unkeyed or mis-partitioned events re-published", m.rerouted),
