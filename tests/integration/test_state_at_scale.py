@@ -24,6 +24,7 @@ from tests.integration.harness import (
     wait_consumed,
     wait_for,
 )
+from workers.stream.kafka_io import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -112,8 +113,6 @@ def test_a_quiet_partition_raises_its_completed_week_within_the_lateness(
     """20 daily users falling to 8 over the last two complete weeks, and then nothing: the
     wall clock (minus the allowed lateness) evaluates the account without any later event."""
     ns.extra_env["CS_ALLOWED_LATENESS"] = "2s"
-    worker = WorkerProcess(ns, "quiet-1").start()
-    workers.append(worker)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
     def at(days_ago: int, hour: int) -> str:
@@ -121,10 +120,15 @@ def test_a_quiet_partition_raises_its_completed_week_within_the_lateness(
         return moment.isoformat().replace("+00:00", "Z")
 
     account = "quiet-drop"
+    ensure_topics(ns.bootstrap, ns.prefix, ns.partitions)
     produce(ns, "account-events", [account_event(account, at(30, 0), licensed_seats=25)])
     events = [usage_event(account, f"u{u}", at(d, 9)) for d in range(14, 7, -1) for u in range(20)]
     events += [usage_event(account, f"u{u}", at(d, 9)) for d in range(7, 0, -1) for u in range(8)]
     _bulk_produce(ns, "usage-events", events)
+    # The two weeks are on the topics when the worker starts (as after an outage): it reads
+    # them on event time, and only then, caught up and quiet, follows the wall clock.
+    worker = WorkerProcess(ns, "quiet-1").start()
+    workers.append(worker)
     wait_consumed(ns)
     consumed_at = time.monotonic()
     tasks = wait_for(

@@ -93,6 +93,8 @@ class SignalWorker:
         self.partition_counts: dict[str, int] = {}
         self.lock = asyncio.Lock()
         self.faults = FaultInjector.from_env()
+        # partitions whose inputs were all seen caught up once: their clock may follow the wall
+        self._wall_ready: set[int] = set()
         self.poisoned: set[str] = set()  # event ids the core raised on (dead-lettered on retry)
         self.view_writer = ViewWriter(
             settings.redis_url,
@@ -182,7 +184,9 @@ class SignalWorker:
         # cache warm); partitions it lost are dropped, new ones load on first use (_partition)
         # -- at the latest at the next tick, so restored held events are never stranded.
         async with self.lock:
-            self.parts.assign(self._input_partitions(assigned))
+            owned = self._input_partitions(assigned)
+            self._wall_ready &= owned & self.parts.owned
+            self.parts.assign(owned)
 
     # -- faust callbacks -------------------------------------------------------------------
 
@@ -194,7 +198,36 @@ class SignalWorker:
 
     async def _tick(self) -> None:
         async with self.lock:
+            for number in sorted(self.parts.owned - self._wall_ready):
+                if await self._inputs_caught_up(number):
+                    self._wall_ready.add(number)
             await self._run(())
+
+    async def _inputs_caught_up(self, number: int) -> bool:
+        """Has this worker seen partition `number` of every input caught up at least once?
+
+        Until then its clock must not follow the wall clock: a fresh worker knows nothing of
+        a backlog it has not read yet, and jumping to "now" would turn a whole backfill into
+        late events evaluated with half the data.
+        """
+        part = self.parts.get(number)
+        if part is None:
+            return False
+        consumer = self.app.consumer
+        for topic, name in self.unprefixed.items():
+            end = self._highwater(name, number)
+            if end is None:
+                return False
+            progress = part.clock.inputs.get(name)
+            if progress is not None and progress.last_offset + 1 >= end:
+                continue
+            try:
+                position = await consumer.position(TP(topic, number))
+            except Exception:
+                return False
+            if position is None or position < end:
+                return False
+        return True
 
     async def _run(self, events: Sequence[EventT]) -> None:
         """Process and commit one batch (or a tick, with no events), retrying from the last
@@ -284,7 +317,11 @@ class SignalWorker:
             part.number,
             self._highwater,
             wall=wall,
-            lateness=self.settings.allowed_lateness_seconds,
+            lateness=(
+                self.settings.allowed_lateness_seconds
+                if part.number in self._wall_ready
+                else None
+            ),
         )
         clock = self._bound_held(part, clock)
         if clock is None:
