@@ -19,7 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from config import secrets
 
 __all__ = ["BUNDLED_RULES_FILE", "SETTINGS_HELP", "Settings", "SettingsError", "read_env_file"]
 
@@ -33,8 +35,44 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     ),
     "REDIS_URL": (
         "redis://localhost:6379/0",
-        "the Redis server (redis://, rediss:// for TLS, or unix:// for a socket)",
+        "the Redis server (redis://, rediss:// for TLS, or unix:// for a socket); an ACL user "
+        "and password go in the URL (rediss://user:password@host:6380/0) or REDIS_URL_FILE",
     ),
+    "KAFKA_SECURITY_PROTOCOL": (
+        "PLAINTEXT",
+        "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS: managed clusters)",
+    ),
+    "KAFKA_SASL_MECHANISM": (
+        "unset",
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; required with SASL_PLAINTEXT and SASL_SSL",
+    ),
+    "KAFKA_SASL_USERNAME": ("unset", "SASL user (or KAFKA_SASL_USERNAME_FILE)"),
+    "KAFKA_SASL_PASSWORD": (
+        "unset",
+        "SASL password (or KAFKA_SASL_PASSWORD_FILE); never logged",
+    ),
+    "KAFKA_SSL_CAFILE": (
+        "unset",
+        "PEM file of the CA(s) that signed the brokers' certificates (unset: the system's CAs)",
+    ),
+    "KAFKA_SSL_CERTFILE": (
+        "unset",
+        "PEM client certificate, for brokers that authenticate clients by TLS (mutual TLS)",
+    ),
+    "KAFKA_SSL_KEYFILE": (
+        "unset",
+        "PEM private key of KAFKA_SSL_CERTFILE (unset: the key is in the certificate file)",
+    ),
+    "KAFKA_SSL_KEY_PASSWORD": (
+        "unset",
+        "password of an encrypted KAFKA_SSL_KEYFILE (or KAFKA_SSL_KEY_PASSWORD_FILE)",
+    ),
+    "REDIS_SSL_CAFILE": (
+        "unset",
+        "PEM file of the CA that signed a rediss:// server's certificate (unset: system CAs)",
+    ),
+    "REDIS_SSL_CERTFILE": ("unset", "PEM client certificate for a rediss:// server"),
+    "REDIS_SSL_KEYFILE": ("unset", "PEM private key of REDIS_SSL_CERTFILE"),
     "CS_APP_ID": (
         "cs-signals",
         "consumer group and state namespace; workers with the same id share the partitions",
@@ -132,6 +170,19 @@ _APP_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# Settings that may come from a file named by <VARIABLE>_FILE (container secrets).
+SECRET_FILE_SETTINGS = (
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_KEY_PASSWORD",
+    "REDIS_URL",
+)
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class SettingsError(ValueError):
@@ -149,6 +200,18 @@ class Settings(BaseModel):
 
     kafka_bootstrap_servers: str = "localhost:9092"
     redis_url: str = "redis://localhost:6379/0"
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    # SecretStr: repr() and str() show '**********', the value only via get_secret_value().
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    redis_ssl_cafile: Path | None = None
+    redis_ssl_certfile: Path | None = None
+    redis_ssl_keyfile: Path | None = None
     app_id: str = "cs-signals"
     topic_prefix: str = ""
     rules_file: Path | None = None
@@ -184,6 +247,11 @@ class Settings(BaseModel):
             object.__setattr__(self, "redis_prefix", f"cs:{self.app_id}:")
         return self
 
+    def __repr_args__(self) -> Any:
+        # repr() and str() show the Redis URL without its password (SecretStr hides the rest).
+        for name, value in super().__repr_args__():
+            yield name, secrets.mask_url(value) if name == "redis_url" else value
+
     # ---- helpers -------------------------------------------------------------------------
 
     def topic(self, name: str) -> str:
@@ -194,6 +262,19 @@ class Settings(BaseModel):
     def rules_path(self) -> Path:
         """The rules file to load: CS_RULES_FILE, else the bundled config/rules.yaml."""
         return self.rules_file if self.rules_file is not None else BUNDLED_RULES_FILE
+
+    @property
+    def redis_url_masked(self) -> str:
+        """REDIS_URL with its password replaced by *** (for logs and messages)."""
+        return secrets.mask_url(self.redis_url)
+
+    @property
+    def kafka_uses_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
 
     @property
     def bootstrap_servers_list(self) -> list[str]:
@@ -220,7 +301,8 @@ class Settings(BaseModel):
         source.update(os.environ if environ is None else environ)
 
         values: dict[str, Any] = {}
-        problems: list[str] = []
+        # Secrets from files first: KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka -> the value.
+        problems: list[str] = secrets.read_secret_files(source, SECRET_FILE_SETTINGS)
         for var, (attr, parse) in _PARSERS.items():
             raw = source.get(var)
             # An empty value means "unset": compose files often pass VAR= for "use default".
@@ -229,7 +311,7 @@ class Settings(BaseModel):
             try:
                 values[attr] = parse(raw.strip())
             except ValueError as exc:
-                problems.append(f"{var}={raw!r}: {exc}")
+                problems.append(f"{var}={_shown(var, raw)!r}: {exc}")
         for var, replacement in _REPLACED.items():
             if (source.get(var) or "").strip():
                 problems.append(f"{var} is no longer read: {replacement}")
@@ -239,7 +321,20 @@ class Settings(BaseModel):
             raise SettingsError(
                 ["CS_STATIC_MEMBERSHIP=true needs CS_WORKER_ID: a stable name per worker"]
             )
-        return cls(**values)
+        problems = _security_problems(values)
+        if problems:
+            raise SettingsError(problems)
+        settings = cls(**values)
+        settings.register_secrets()
+        return settings
+
+    def register_secrets(self) -> None:
+        """Hand every secret value to config.secrets, so no log line can show it."""
+        secrets.register(
+            self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            self.kafka_ssl_key_password.get_secret_value() if self.kafka_ssl_key_password else None,
+            secrets.url_password(self.redis_url),
+        )
 
     def describe(self) -> dict[str, str]:
         """Variable -> effective value as text, for start-up logs and `--help`."""
@@ -248,6 +343,12 @@ class Settings(BaseModel):
             value = getattr(self, attr)
             if attr == "rules_file" and value is None:
                 value = f"{BUNDLED_RULES_FILE} (bundled)"
+            elif value is None:
+                value = "unset"
+            elif isinstance(value, SecretStr):
+                value = secrets.MASK
+            elif attr == "redis_url":
+                value = secrets.mask_url(value)
             elif attr == "allowed_lateness_seconds":
                 value = "off" if value is None else _format_duration(value)
             elif isinstance(value, bool):
@@ -258,6 +359,15 @@ class Settings(BaseModel):
                 value = int(value)
             shown[var] = str(value)
         return shown
+
+
+def _shown(var: str, raw: str) -> str:
+    """A raw value as an error message may repeat it: secrets masked."""
+    if var == "REDIS_URL":
+        return secrets.mask_url(raw)
+    if var in SECRET_FILE_SETTINGS and var != "KAFKA_SASL_USERNAME":
+        return secrets.MASK
+    return raw
 
 
 def _format_duration(seconds: float) -> str:
@@ -406,6 +516,141 @@ def _redis_url(text: str) -> str:
     return text
 
 
+def _security_protocol(text: str) -> str:
+    value = text.upper().replace("-", "_")
+    if value not in _SECURITY_PROTOCOLS:
+        raise ValueError("must be one of " + ", ".join(_SECURITY_PROTOCOLS))
+    return value
+
+
+def _sasl_mechanism(text: str) -> str:
+    value = text.upper().replace("_", "-")
+    if value not in _SASL_MECHANISMS:
+        raise ValueError(
+            "must be one of " + ", ".join(_SASL_MECHANISMS) + " (GSSAPI and OAUTHBEARER are not "
+            "supported)"
+        )
+    return value
+
+
+def _secret(text: str) -> SecretStr:
+    # Never repeat the value in a message: the caller shows only the variable name.
+    return SecretStr(text)
+
+
+def _pem_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise ValueError(f"file not found{where}")
+    if not path.is_file():
+        raise ValueError("is not a file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror or exc})") from None
+    if b"-----BEGIN " not in head:
+        raise ValueError("is not a PEM file (no '-----BEGIN ...' block)")
+    return path.resolve()
+
+
+def _security_problems(values: Mapping[str, Any]) -> list[str]:
+    """Combinations of the Kafka and Redis security settings that cannot work, each naming the
+    variables to change. `values` are the parsed settings that were set."""
+    problems: list[str] = []
+    protocol = values.get("kafka_security_protocol", "PLAINTEXT")
+    sasl = protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+    tls = protocol in ("SSL", "SASL_SSL")
+    where = f"KAFKA_SECURITY_PROTOCOL={protocol}"
+    if sasl:
+        if "kafka_sasl_mechanism" not in values:
+            problems.append(f"{where} needs KAFKA_SASL_MECHANISM: " + ", ".join(_SASL_MECHANISMS))
+        for var, attr in (
+            ("KAFKA_SASL_USERNAME", "kafka_sasl_username"),
+            ("KAFKA_SASL_PASSWORD", "kafka_sasl_password"),
+        ):
+            if attr not in values:
+                problems.append(f"{where} needs {var} (or {var}_FILE)")
+    else:
+        for var, attr in (
+            ("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism"),
+            ("KAFKA_SASL_USERNAME", "kafka_sasl_username"),
+            ("KAFKA_SASL_PASSWORD", "kafka_sasl_password"),
+        ):
+            if attr in values:
+                problems.append(
+                    f"{var} is set but {where} does not use SASL: set "
+                    "KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT), or unset it"
+                )
+    if not tls:
+        for var, attr in (
+            ("KAFKA_SSL_CAFILE", "kafka_ssl_cafile"),
+            ("KAFKA_SSL_CERTFILE", "kafka_ssl_certfile"),
+            ("KAFKA_SSL_KEYFILE", "kafka_ssl_keyfile"),
+            ("KAFKA_SSL_KEY_PASSWORD", "kafka_ssl_key_password"),
+        ):
+            if attr in values:
+                problems.append(
+                    f"{var} is set but {where} does not use TLS: set "
+                    "KAFKA_SECURITY_PROTOCOL=SSL (or SASL_SSL), or unset it"
+                )
+    else:
+        if "kafka_ssl_certfile" not in values and (
+            "kafka_ssl_keyfile" in values or "kafka_ssl_key_password" in values
+        ):
+            problems.append(
+                "KAFKA_SSL_KEYFILE / KAFKA_SSL_KEY_PASSWORD are set without KAFKA_SSL_CERTFILE: "
+                "set the client certificate too"
+            )
+        else:
+            problems += _tls_problems(values)
+    redis_url = values.get("redis_url", "redis://")
+    for var, attr in (
+        ("REDIS_SSL_CAFILE", "redis_ssl_cafile"),
+        ("REDIS_SSL_CERTFILE", "redis_ssl_certfile"),
+        ("REDIS_SSL_KEYFILE", "redis_ssl_keyfile"),
+    ):
+        if attr in values and not redis_url.startswith("rediss://"):
+            problems.append(f"{var} is set but REDIS_URL is not rediss:// (TLS): use rediss://")
+    if "redis_ssl_keyfile" in values and "redis_ssl_certfile" not in values:
+        problems.append("REDIS_SSL_KEYFILE is set without REDIS_SSL_CERTFILE: set both")
+    return problems
+
+
+def _tls_problems(values: Mapping[str, Any]) -> list[str]:
+    """Load the Kafka TLS files the way the clients will, so a wrong file or key password is
+    reported now, naming the variable, instead of as a handshake failure later."""
+    import ssl
+
+    problems: list[str] = []
+    context = ssl.create_default_context()
+    cafile = values.get("kafka_ssl_cafile")
+    if cafile is not None:
+        try:
+            context.load_verify_locations(cafile=str(cafile))
+        except (ssl.SSLError, OSError) as exc:
+            problems.append(f"KAFKA_SSL_CAFILE={str(cafile)!r}: no CA certificate in it ({exc})")
+    certfile = values.get("kafka_ssl_certfile")
+    if certfile is not None:
+        keyfile = values.get("kafka_ssl_keyfile")
+        password = values.get("kafka_ssl_key_password")
+        try:
+            context.load_cert_chain(
+                str(certfile),
+                str(keyfile) if keyfile else None,
+                password.get_secret_value() if password else None,
+            )
+        except (ssl.SSLError, OSError) as exc:
+            names = "KAFKA_SSL_CERTFILE" + (" / KAFKA_SSL_KEYFILE" if keyfile else "")
+            problems.append(
+                f"{names}: cannot load the client certificate and its key ({exc.__class__.__name__}"
+                f": {getattr(exc, 'reason', None) or exc}); check the files"
+                + (" and KAFKA_SSL_KEY_PASSWORD" if password or keyfile else "")
+            )
+    return problems
+
+
 def _app_id(text: str) -> str:
     if not _APP_ID.fullmatch(text):
         raise ValueError("must be 1-200 characters from A-Z a-z 0-9 . _ -")
@@ -483,6 +728,17 @@ def _token(what: str) -> Callable[[str], str]:
 _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "KAFKA_BOOTSTRAP_SERVERS": ("kafka_bootstrap_servers", _bootstrap),
     "REDIS_URL": ("redis_url", _redis_url),
+    "KAFKA_SECURITY_PROTOCOL": ("kafka_security_protocol", _security_protocol),
+    "KAFKA_SASL_MECHANISM": ("kafka_sasl_mechanism", _sasl_mechanism),
+    "KAFKA_SASL_USERNAME": ("kafka_sasl_username", _token("the user name")),
+    "KAFKA_SASL_PASSWORD": ("kafka_sasl_password", _secret),
+    "KAFKA_SSL_CAFILE": ("kafka_ssl_cafile", _pem_file),
+    "KAFKA_SSL_CERTFILE": ("kafka_ssl_certfile", _pem_file),
+    "KAFKA_SSL_KEYFILE": ("kafka_ssl_keyfile", _pem_file),
+    "KAFKA_SSL_KEY_PASSWORD": ("kafka_ssl_key_password", _secret),
+    "REDIS_SSL_CAFILE": ("redis_ssl_cafile", _pem_file),
+    "REDIS_SSL_CERTFILE": ("redis_ssl_certfile", _pem_file),
+    "REDIS_SSL_KEYFILE": ("redis_ssl_keyfile", _pem_file),
     "CS_APP_ID": ("app_id", _app_id),
     "CS_TOPIC_PREFIX": ("topic_prefix", _topic_prefix),
     "CS_RULES_FILE": ("rules_file", _rules_file),

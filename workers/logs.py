@@ -4,11 +4,42 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
+from config.secrets import redact
+
+
+class _RedactingStream:
+    """A text stream that masks every registered secret (config.secrets) in what is written:
+    our log lines, faust's, aiokafka's, kafka-python's and any print() to the stream."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _redact_streams() -> None:
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _RedactingStream):
+            setattr(sys, name, _RedactingStream(stream))
+
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    # First, so every handler and logger created from here on writes through the mask.
+    _redact_streams()
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

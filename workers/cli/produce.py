@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> int:
+    from config.security import kafka_python_options
     from events.jsonl import parse_jsonl_lines
     from workers.stream.kafka_io import KafkaUnavailable, make_producer, prepare_topics
 
@@ -50,17 +51,19 @@ def produce_file(settings: Settings, path: Path, *, dry_run: bool = False) -> in
     if dry_run:
         print(f"{len(records)} valid event(s), {len(errors)} invalid line(s); nothing published")
         return 1 if errors else 0
+    security = kafka_python_options(settings)
     try:
         prepare_topics(
             settings.kafka_bootstrap_servers,
             settings.topic_prefix,
             settings.topic_partitions,
             settings.topic_replication,
+            security=security,
         )
     except (KafkaUnavailable, ValueError) as exc:
         print(f"cs-signals produce: {exc}", file=sys.stderr)
         return 3
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    producer = make_producer(settings.kafka_bootstrap_servers, security=security)
     total = len(records)
     step = max(1, total // 20)
     try:

@@ -60,11 +60,13 @@ def tail_topic(
             file=sys.stderr,
         )
         return 2
+    from config.security import kafka_python_options
     from workers.render import render
     from workers.stream.kafka_io import KafkaUnavailable, follow, wait_for_kafka
 
+    security = kafka_python_options(settings)
     try:
-        wait_for_kafka(settings.kafka_bootstrap_servers, timeout=10)
+        wait_for_kafka(settings.kafka_bootstrap_servers, timeout=10, security=security)
     except KafkaUnavailable as exc:
         print(f"cs-signals tail: {exc}", file=sys.stderr)
         return 3
@@ -76,6 +78,7 @@ def tail_topic(
             full,
             from_beginning=from_beginning,
             idle_timeout=idle_timeout,
+            security=security,
         ):
             line = value.decode("utf-8", "replace") if raw_json else render(name, value)
             print(line, flush=True)

@@ -40,11 +40,13 @@ def run_worker(settings: Settings) -> int:
     import redis
 
     from config.rules import RulesError, load_rules
+    from config.security import describe_security, kafka_python_options, redis_options
     from workers.logs import configure_logging, get_logger
     from workers.stream.kafka_io import KafkaUnavailable, ensure_changelog_topic, prepare_topics
 
     configure_logging(settings.log_format, settings.log_level)
     log = get_logger("cs_signals.worker").bind(worker_id=settings.worker_id)
+    security = kafka_python_options(settings)
     try:
         rules = load_rules(settings.rules_file)
     except RulesError as exc:
@@ -59,6 +61,7 @@ def run_worker(settings: Settings) -> int:
             settings.topic_prefix,
             settings.topic_partitions,
             settings.topic_replication,
+            security=security,
         )
     except (KafkaUnavailable, ValueError) as exc:
         print(f"cs-signals: {exc}", file=sys.stderr)
@@ -72,6 +75,7 @@ def run_worker(settings: Settings) -> int:
             changelog_topic(settings.app_id),
             partitions,
             settings.topic_replication,
+            security=security,
         )
     except ValueError as exc:
         print(f"cs-signals: {exc}", file=sys.stderr)
@@ -86,9 +90,11 @@ def run_worker(settings: Settings) -> int:
         settings = settings.model_copy(update={"topic_partitions": partitions})
 
     try:
-        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
+        redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=5, **redis_options(settings)
+        ).ping()
     except redis.RedisError as exc:
-        message = f"cannot reach Redis at REDIS_URL={settings.redis_url!r} ({exc})"
+        message = f"cannot reach Redis at REDIS_URL={settings.redis_url_masked!r} ({exc})"
         print(f"cs-signals: {message}", file=sys.stderr)
         log.error("redis_unavailable", error=str(exc))
         return EXIT_UNAVAILABLE
@@ -118,6 +124,7 @@ def run_worker(settings: Settings) -> int:
         "worker_starting",
         app_id=settings.app_id,
         kafka=settings.kafka_bootstrap_servers,
+        **describe_security(settings),
         topic_prefix=settings.topic_prefix,
         partitions=settings.topic_partitions,
         allowed_lateness_seconds=settings.allowed_lateness_seconds,

@@ -10,14 +10,15 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from config.security import aiokafka_options, redis_options
 from config.settings import Settings
 
 USER_AGENT = "cs-signals-delivery/1"
 
 
 def _kafka_options(settings: Settings) -> dict[str, Any]:
-    """Options every Kafka client shares: the cluster, and later its security settings."""
-    return {"bootstrap_servers": settings.bootstrap_servers_list}
+    """Options every Kafka client shares: the cluster and its security settings."""
+    return {"bootstrap_servers": settings.bootstrap_servers_list, **aiokafka_options(settings)}
 
 
 def kafka_consumer(
@@ -50,7 +51,10 @@ def kafka_admin(settings: Settings) -> AIOKafkaAdminClient:
 
 def redis_client(settings: Settings) -> aioredis.Redis:
     return aioredis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_connect_timeout=5
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        **redis_options(settings),
     )
 
 

@@ -20,6 +20,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
+from config.security import aiokafka_options
 from config.settings import Settings
 from workers.delivery import clients
 from workers.delivery.consumer import (
@@ -33,6 +34,7 @@ from workers.delivery.consumer import (
 )
 from workers.delivery.retry import Fatal, Sleeper
 from workers.delivery.settings import CommonSettings
+from workers.stream.kafka_probe import probe
 
 EXIT_UNREACHABLE = 3
 EXIT_CREDENTIALS = 4
@@ -92,6 +94,15 @@ async def run_sink(
         except Exception as exc:
             log.error(
                 "redis_unreachable", redis_url=_safe_redis(settings.redis_url), error=str(exc)
+            )
+            return EXIT_UNREACHABLE
+        # A TLS / SASL setting that does not match the broker: say so now, not after a hang.
+        problem = await asyncio.to_thread(
+            probe, settings.kafka_bootstrap_servers, aiokafka_options(settings)
+        )
+        if problem:
+            log.error(
+                "kafka_unreachable", bootstrap=settings.kafka_bootstrap_servers, error=problem
             )
             return EXIT_UNREACHABLE
         try:

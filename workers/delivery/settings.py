@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from config.secrets import register
 from config.settings import SettingsError, read_env_file
 from workers.delivery.retry import RetryPolicy
 
@@ -91,8 +92,10 @@ class Env:
             if not value:
                 self.problems.append(f"{name}_FILE={path!r}: the file is empty")
                 return None
+            register(value)  # masked in every log line (config.secrets)
             return value
         if direct:
+            register(direct)
             return direct
         if required:
             self.problems.append(f"{name} (or {name}_FILE) is required")

@@ -58,6 +58,9 @@ def _demo_env(
     broker: EmbeddedBroker, store: EmbeddedRedis, data_dir: Path, metrics_port: int
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CS_") or k == "CS_RULES_FILE"}
+    # The embedded broker and Redis speak neither TLS nor SASL: drop a developer's connection
+    # settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, REDIS_URL_FILE, REDIS_SSL_*, ...).
+    env = {k: v for k, v in env.items() if not k.startswith(("KAFKA_", "REDIS_"))}
     env.update(
         {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,

@@ -37,6 +37,7 @@ import faust
 from faust.types import TP, EventT
 
 from config.rules import Rules
+from config.security import aiokafka_options, faust_credentials, redis_options
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
 from events.models import INBOUND_TOPICS, DeadLetter, PlaybookTask, TaskFeedback
@@ -89,6 +90,7 @@ class SignalWorker:
             settings.bootstrap_servers_list,
             self.metrics,
             self.log,
+            client_options=aiokafka_options(settings),
         )
         self.partition_counts: dict[str, int] = {}
         self.lock = asyncio.Lock()
@@ -105,6 +107,7 @@ class SignalWorker:
             records=self._view_records,
             owns=lambda account: self._owner(account) in self.parts.owned,
             worker_id=settings.worker_id,
+            redis_options=redis_options(settings),
         )
         self.changelog = changelog_topic(settings.app_id)
 
@@ -112,6 +115,8 @@ class SignalWorker:
         self.app = faust.App(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.bootstrap_servers_list],
+            # KAFKA_SECURITY_PROTOCOL / SASL / SSL for every client faust creates
+            broker_credentials=faust_credentials(settings),
             store="memory://",
             # faust's own scratch directory (it keeps no tables here): beside our store.
             datadir=str(settings.data_dir / settings.app_id / "faust"),

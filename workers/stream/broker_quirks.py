@@ -10,14 +10,19 @@ which makes the reported end offset true again. Real Kafka needs none of this.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from kafka import KafkaAdminClient
 
 # A table key no account can have (account ids are validated, non-empty text without NUL).
 CHANGELOG_MARKER_KEY = b"\x00cs-signals:end-of-batch"
 
 
-def is_tansu(bootstrap: str) -> bool:
-    admin = KafkaAdminClient(bootstrap_servers=[s.strip() for s in bootstrap.split(",")])
+def is_tansu(bootstrap: str, security: Mapping[str, Any] | None = None) -> bool:
+    admin = KafkaAdminClient(
+        bootstrap_servers=[s.strip() for s in bootstrap.split(",")], **dict(security or {})
+    )
     try:
         cluster_id = str(admin.describe_cluster().get("cluster_id") or "")
     except Exception:  # an older broker without DescribeCluster is not Tansu

@@ -23,6 +23,7 @@ class OwnedPartitions:
         bootstrap_servers: list[str],
         metrics: WorkerMetrics,
         log: Any,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.stores = stores
         self.cache = cache
@@ -33,6 +34,8 @@ class OwnedPartitions:
         self.owned: set[int] = set()
         self.loaded: dict[int, PartitionState] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        # security_protocol, ssl_context, sasl_* (config.security.aiokafka_options)
+        self.client_options = dict(client_options or {})
 
     def assign(self, owned: set[int]) -> None:
         """The new assignment: drop what was lost, keep what stays."""
@@ -100,6 +103,7 @@ class OwnedPartitions:
                 # recovery reads to the end and stops at the first empty fetch: don't let the
                 # broker hold that fetch long (broker_quirks.limit_fetch_wait)
                 fetch_max_wait_ms=50,
+                **self.client_options,
             )
             await consumer.start()
             self._consumer = consumer

@@ -53,8 +53,10 @@ class ViewWriter:
         records: Records,
         owns: Callable[[str], bool],
         worker_id: str,
+        redis_options: dict[str, Any] | None = None,
     ) -> None:
         self._url = redis_url
+        self._redis_options = dict(redis_options or {})  # TLS files (config.security)
         self._prefix = prefix
         self._feed_maxlen = feed_maxlen
         self._metrics = metrics
@@ -74,7 +76,7 @@ class ViewWriter:
     @property
     def view(self) -> RedisView:
         if self._view is None:
-            client = aioredis.Redis.from_url(self._url)
+            client = aioredis.Redis.from_url(self._url, **self._redis_options)
             self._view = RedisView(client, self._prefix, self._feed_maxlen)
         return self._view
 
