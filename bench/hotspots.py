@@ -12,7 +12,7 @@ from workers.local.processes import stop_process
 
 _OURS = ("workers/", "events/", "config/")
 _ENTRY = ("workers/cli/",)  # every stack passes through these
-_IDLE_LEAVES = ("EpollSelector.select", "select.epoll.poll")
+_IDLE_LEAVES = ("EpollSelector.select", "_PollLikeSelector.select", "select.epoll.poll")
 _PACKAGES = (
     "workers/",
     "events/",

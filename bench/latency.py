@@ -9,7 +9,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,11 @@ class LatencyResult:
     sent: int
     send_seconds: float
     tasks_seen: int
+    usage_accounts: int = 0  # accounts with usage traffic (sample's + new ones)
+    new_accounts: int = 0  # of which introduced during (d) by their facts
+    nps_accounts: int = 0  # fresh accounts that each sent one NPS detractor
+    event_time: tuple[str, str] = ("", "")  # first and last occurred_at sent
+    slow_at: list[float] = field(default_factory=list)  # when samples over 1 s were sent
 
 
 async def measure_latency(
@@ -41,13 +46,18 @@ async def measure_latency(
     nps_every: int,
     run_id: str,
     event_time_from: datetime | None,
+    min_accounts: int = 1000,
 ) -> LatencyResult:
     """(d): paced usage events for the sample's accounts plus, every `nps_every`-th event, an
     NPS detractor (score 2) for a fresh account; latency = arrival of that account's first
     nps_detractor task on playbook-tasks - the moment the NPS event was handed to the
     producer. The Kafka timestamp is the wall clock; occurred_at is the wall clock too when
     `event_time_from` is None, else `event_time_from` + the time elapsed since (d) began, so
-    event time runs on seamlessly from the throughput sample and no catch-up is triggered."""
+    event time runs on seamlessly from the throughput sample and no catch-up is triggered.
+
+    The usage traffic is spread round-robin over at least `min_accounts` accounts: the
+    sample's (which have history) and new ones, each of which is introduced by an account
+    event (its facts) in place of its first usage event, so the rate stays exact."""
     tasks_tp = [TopicPartition(prefix + "playbook-tasks", p) for p in range(partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -55,6 +65,8 @@ async def measure_latency(
     await producer.start()
     sent_at: dict[str, float] = {}  # account -> send time (measured ones)
     warm_sent_at: dict[str, float] = {}
+    timeline: list[tuple[float, float]] = []  # (sent, s after the window began; latency ms)
+    window_start = time.time() + warmup
     latencies: list[float] = []
     warm_latencies: list[float] = []
     seen = 0
@@ -78,13 +90,22 @@ async def measure_latency(
                             continue
                         account = task.get("account_id")
                         if account in sent_at:
-                            latencies.append((arrived - sent_at.pop(account)) * 1000)
+                            sent_time = sent_at.pop(account)
+                            latencies.append((arrived - sent_time) * 1000)
+                            timeline.append((sent_time - window_start, latencies[-1]))
                         elif account in warm_sent_at:
                             warm_latencies.append((arrived - warm_sent_at.pop(account)) * 1000)
 
         reader = asyncio.create_task(read_tasks())
         usage_topic = prefix + "usage-events"
         nps_topic = prefix + "nps-events"
+        facts_topic = prefix + "account-events"
+        extra = max(0, min_accounts - len(accounts))
+        new_accounts = [f"bench-{run_id}-live-{i:04d}" for i in range(extra)]
+        live = list(accounts) + new_accounts
+        unknown = set(new_accounts)  # not introduced yet
+        first_stamp = last_stamp = ""
+        usage_index = 0  # round-robin position over `live` (NPS events take no turn)
         total = int(rate * (warmup + seconds))
         sent = 0
         started = time.perf_counter()
@@ -113,17 +134,25 @@ async def measure_latency(
                     topic = nps_topic
                     measured = time.perf_counter() - started >= warmup
                     (sent_at if measured else warm_sent_at)[account] = time.time()
+                elif (account := live[usage_index % len(live)]) in unknown:
+                    usage_index += 1
+                    unknown.discard(account)
+                    body = new_account_facts(account, run_id, index, stamp)
+                    topic = facts_topic
                 else:
-                    account = accounts[index % len(accounts)]
+                    user = (usage_index // len(live)) % 12
+                    usage_index += 1
                     body = {
                         "event_id": f"bench-{run_id}-u-{index}",
                         "account_id": account,
                         "occurred_at": stamp,
-                        "user_id": f"{account}-user-{index % 7:03d}",
+                        "user_id": f"{account}-user-{user:03d}",
                         "feature": ("dashboards", "reports", "alerts", "search")[index % 4],
                         "quantity": 1,
                     }
                     topic = usage_topic
+                first_stamp = first_stamp or stamp
+                last_stamp = stamp
                 await producer.send(
                     topic,
                     key=account.encode(),
@@ -142,6 +171,8 @@ async def measure_latency(
         stop.set()
         await producer.stop()
         await consumer.stop()
+    nps_accounts = len(latencies) + len(warm_latencies) + len(sent_at) + len(warm_sent_at)
+    slow = sorted(t for t, ms in timeline if ms > 1000)
     return LatencyResult(
         latencies_ms=sorted(latencies),
         missing=len(sent_at),
@@ -150,7 +181,29 @@ async def measure_latency(
         sent=sent,
         send_seconds=send_seconds,
         tasks_seen=seen,
+        usage_accounts=len(live),
+        new_accounts=extra,
+        nps_accounts=nps_accounts,
+        event_time=(first_stamp, last_stamp),
+        slow_at=slow,
     )
+
+
+def new_account_facts(account: str, run_id: str, index: int, stamp: str) -> dict[str, Any]:
+    n = int(account.rsplit("-", 1)[1])
+    return {
+        "event_id": f"bench-{run_id}-a-{index}",
+        "account_id": account,
+        "occurred_at": stamp,
+        "name": f"Live account {n}",
+        "segment": ("smb", "mid_market", "enterprise")[n % 3],
+        "licensed_seats": 15 + n % 40,
+        "arr": 12_000.0 + 150 * (n % 200),
+        "csm_id": f"csm-live-{n % 12}",
+        "champion_user_id": f"{account}-user-000",
+        "contract_start": "2025-03-01",
+        "renewal_date": "2027-09-30",
+    }
 
 
 def worker_latency(snapshots: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:

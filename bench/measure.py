@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ COUNTER_INTERVAL_S = 1.0
 
 class BenchError(RuntimeError):
     pass
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """A faust app whose agent does nothing: the framework's own cost, for bench/throughput.py.
 
 It is configured like the real worker (workers/stream/app.py: raw bytes, memory store, the same
-commit interval, session and rebalance timeouts, partitions and input topics) but its agent
-only counts events, so the difference between this and `cs-signals worker` on the same
-events is the pipeline's own work.
+commit interval, session and rebalance timeouts, consumer fetch wait, partitions and input
+topics) but its agent only counts events, so the difference between this and
+`cs-signals worker` on the same events is the pipeline's own work.
 
     BENCH_NOOP_MODE=iter   `async for _ in stream` (one event at a time; the classic "noop")
     BENCH_NOOP_MODE=take   `stream.take_events(CS_BATCH_MAX, within=CS_BATCH_WITHIN_MS)`,
@@ -34,6 +34,17 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _same_fetch_wait_as_the_worker() -> None:
+    """The worker caps its consumer's fetch wait (workers/stream/broker_quirks.py: Tansu holds
+    a fetch for the full wait); the noop gets the same consumer, when this build has it."""
+    try:
+        from workers.stream.app import FETCH_MAX_WAIT_MS
+        from workers.stream.broker_quirks import limit_fetch_wait
+    except ImportError:
+        return
+    limit_fetch_wait(FETCH_MAX_WAIT_MS)
+
+
 def build_app() -> faust.App:
     bootstrap = _env("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
     app_id = _env("CS_APP_ID", "cs-signals-bench-noop")
@@ -41,13 +52,14 @@ def build_app() -> faust.App:
     partitions = int(_env("CS_TOPIC_PARTITIONS", "8"))
     session_timeout = float(_env("CS_SESSION_TIMEOUT_SECONDS", "30"))
     rebalance_timeout = float(_env("CS_REBALANCE_TIMEOUT_SECONDS", "10"))
-    batch_max = int(_env("CS_BATCH_MAX", "500"))
+    batch_max = int(_env("CS_BATCH_MAX", "2000"))
     within = int(_env("CS_BATCH_WITHIN_MS", "50")) / 1000
     mode = _env("BENCH_NOOP_MODE", "iter")
     counts_file = os.environ.get("BENCH_COUNTS_FILE")
     counts_interval = float(_env("BENCH_COUNTS_INTERVAL", "1"))
     if mode not in ("iter", "take"):
         raise SystemExit(f"BENCH_NOOP_MODE={mode!r}: must be 'iter' or 'take'")
+    _same_fetch_wait_as_the_worker()
 
     app = faust.App(
         app_id,

@@ -10,7 +10,12 @@ prefix and produced *before* its consumer starts, so only consumption is timed:
       (`take`);
   (c) the full pipeline: a real `cs-signals worker` subprocess;
   (d) with (c)'s worker still running, p50/p99 latency from producing an NPS detractor to
-      its `nps_detractor` task on playbook-tasks, under a steady paced load.
+      its `nps_detractor` task on playbook-tasks, under a steady paced load spread over at
+      least --latency-accounts accounts;
+  (e) a book of --book accounts held by one worker: its RSS and local store on disk, then
+      SIGKILL -> restart -> first new task, with its local store and cold (book.py);
+and, offline with the pure core, the state bytes per account of the sample and the largest
+state write of an account with 20,000 daily active users (sizes.py).
 
 (b) and (c) are measured the same way, from outside: the consumer group's committed offsets,
 polled every 0.1 s. Throughput is the slope between the first and the last *change* of the
@@ -19,19 +24,18 @@ start-up and the commit interval's rounding at either end are all excluded. A se
 in-process figure cross-checks it: the worker's ops-metrics `events_in_total` and the noop
 app's own counter, both sampled every second. See bench/README.md.
 
-    python bench/throughput.py                       # N=200,000, 20 s of latency at 1,000/s
-    python bench/throughput.py --events 100000 --skip-latency
+    python bench/throughput.py                       # everything; the book takes minutes
+    python bench/throughput.py --events 100000 --skip-latency --skip-book
 
 The parts, each run from here: workload.py (the events and producing them), measure.py (the
-committed-offset slope and the (a) consumer), latency.py ((d)), hotspots.py (py-spy, optional)
-and report.py (the printed report).
+committed-offset slope and the (a) consumer), latency.py ((d)), book.py ((e)), sizes.py (state
+sizes), hotspots.py (py-spy, optional) and report.py (the printed report).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -43,6 +47,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from book import BookResult, run_book
+from config.settings import Settings
 from hotspots import finish_py_spy, start_py_spy
 from latency import measure_latency, worker_latency
 from measure import (
@@ -54,36 +60,19 @@ from measure import (
     follow_group,
     interior_rate,
     metrics_samples,
-    read_counts_file,
     read_ops_metrics,
+    say,
     spawn,
 )
 from report import Report, print_report
+from sizes import big_account, sample_sizes, store_sizes
+from subjects import WORKER_TOTALS, base_env, code_version, measure_noop, worker_env
 from workers.local.embedded import EmbeddedBroker, EmbeddedRedis
 from workers.local.processes import sigterm_as_interrupt, stop_process
 from workers.stream.kafka_io import ensure_topics
 from workload import build_events, input_partitions, produce
 
 BENCH_DIR = Path(__file__).resolve().parent
-NOOP_APP = BENCH_DIR / "noop_app.py"
-
-
-def base_env(bootstrap: str, redis_url: str, partitions: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CS_")}
-    env.update(
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "REDIS_URL": redis_url,
-            "CS_TOPIC_PARTITIONS": str(partitions),
-            "CS_REBALANCE_TIMEOUT_SECONDS": "2",
-            # Tansu lets a new group's first join wait half the session timeout (15 s at
-            # the default 30 s); 10 s, as in the demo, keeps start-up to about 5 s.
-            "CS_SESSION_TIMEOUT_SECONDS": "10",
-            "CS_LOG_FORMAT": "json",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
 
 
 async def run(args: argparse.Namespace) -> Report:
@@ -91,22 +80,32 @@ async def run(args: argparse.Namespace) -> Report:
     n, partitions = args.events, args.partitions
     modes = [m for m in args.noop_modes.split(",") if m]
     workdir = Path(tempfile.mkdtemp(prefix="cs-signals-bench-"))
+    # Every worker's CS_DATA_DIR lives here, and is deleted at the end whatever happens.
+    data_root = Path(tempfile.mkdtemp(prefix="cs-signals-bench-data-"))
     report = Report(n=n, partitions=partitions, kinds=Counter())
+    report.batch = (args.batch_max, args.batch_within_ms)
+    report.code = code_version(BENCH_DIR.parent)
     broker = EmbeddedBroker()
     store = EmbeddedRedis()
     processes: list[ProcessRun] = []
     profiler: subprocess.Popen[bytes] | None = None
     failed = True
     try:
+        if not args.skip_sizes:
+            say("state sizes with the pure core: the sample ...")
+            report.sample_sizes = sample_sizes()
+            say(f"state sizes: one account with {args.big_users:,} daily users ...")
+            report.big = big_account(args.big_users, args.size_days, args.batch_max)
         say(f"building {n:,} events from the demo sample ...")
         records, report.kinds, last_event_time = build_events(n)
         say("starting embedded broker and Redis ...")
         broker.start()
         store.start()
         bootstrap = broker.bootstrap
-        prefixes = {name: f"bench-{run_id}-{name}." for name in ("a", "b", "c")}
+        prefixes = {name: f"bench-{run_id}-{name}." for name in ("a", "b", "c", "e")}
         produce_seconds = 0.0
-        for prefix in prefixes.values():
+        for name in "abc":
+            prefix = prefixes[name]
             ensure_topics(bootstrap, prefix, partitions)
             say(f"producing {n:,} events to {prefix}* ...")
             seconds, ends = await produce(bootstrap, prefix, records)
@@ -122,59 +121,18 @@ async def run(args: argparse.Namespace) -> Report:
         say("(a) bare aiokafka consumer ...")
         report.bare = await bare_consume(bootstrap, prefixes["a"], partitions, n)
 
-        env = base_env(bootstrap, store.url, partitions)
+        env = base_env(bootstrap, store.url, partitions, args)
         # (b)
         for mode in modes:
-            group = f"bench-{run_id}-noop-{mode}"
-            counts = workdir / f"noop-{mode}.counts.jsonl"
-            penv = dict(
-                env,
-                CS_APP_ID=group,
-                CS_TOPIC_PREFIX=prefixes["b"],
-                BENCH_NOOP_MODE=mode,
-                BENCH_COUNTS_FILE=str(counts),
-                BENCH_COUNTS_INTERVAL=str(COUNTER_INTERVAL_S),
-            )
-            say(f"(b) faust noop agent ({mode}) ...")
-            proc = spawn(
-                f"noop app ({mode})",
-                [sys.executable, str(NOOP_APP)],
-                penv,
-                workdir,
-                workdir / f"noop-{mode}.log",
-            )
-            processes.append(proc)
-            try:
-                await follow_group(
-                    proc,
-                    bootstrap,
-                    group,
-                    input_partitions(prefixes["b"], partitions),
-                    n,
-                    args.timeout,
-                )
-            finally:
-                proc.stop()
-            report.noop[mode] = (
-                interior_rate(proc.commits, n, "committed offsets"),
-                completion_rate(proc.commits, n),
-                interior_rate(read_counts_file(counts), n, "in-agent counter"),
-                (proc.first_progress - proc.spawned) if proc.first_progress else None,
+            report.noop[mode] = await measure_noop(
+                mode, env, run_id, prefixes["b"], workdir, processes, args
             )
 
         # (c)
         app_id = f"bench-{run_id}-worker"
-        wenv = dict(
-            env,
-            CS_APP_ID=app_id,
-            CS_TOPIC_PREFIX=prefixes["c"],
-            CS_WORKER_ID="bench-worker-1",
-            CS_METRICS_INTERVAL_SECONDS=str(COUNTER_INTERVAL_S),
-            CS_REDIS_PREFIX=f"bench:{run_id}:",
-        )
-        if args.rules:
-            wenv["CS_RULES_FILE"] = str(Path(args.rules).resolve())
-        say("(c) cs-signals worker ...")
+        data_c = data_root / "c"
+        wenv = worker_env(env, args, app_id, prefixes["c"], data_c, f"bench:{run_id}:")
+        say(f"(c) cs-signals worker (batches of {args.batch_max}, {args.batch_within_ms} ms) ...")
         worker = spawn(
             "cs-signals worker",
             [sys.executable, "-m", "workers.cli", "worker"],
@@ -208,18 +166,8 @@ async def run(args: argparse.Namespace) -> Report:
         snapshots = await read_ops_metrics(bootstrap, prefixes["c"] + "ops-metrics")
         if snapshots:
             last = snapshots[-1]
-            report.worker_totals = {
-                k: last.get(k)
-                for k in (
-                    "events_in_total",
-                    "duplicates",
-                    "dead_letters_total",
-                    "rerouted",
-                    "tasks_out_total",
-                    "health_scores_out",
-                    "batches",
-                )
-            }
+            report.worker_totals = {k: last.get(k) for k in WORKER_TOTALS}
+            report.worker_state = dict(last.get("state") or {})
         report.worker = (
             interior_rate(worker.commits, n, "committed offsets"),
             completion_rate(worker.commits, n),
@@ -229,6 +177,11 @@ async def run(args: argparse.Namespace) -> Report:
 
         # (d)
         if not args.skip_latency:
+            event_time_from = (
+                None
+                if args.wall_clock_event_time
+                else datetime.fromisoformat(last_event_time) + timedelta(seconds=1)
+            )
             report.latency_settings = (
                 f"{args.rate:,.0f} ev/s for {args.latency_seconds:.0f} s after "
                 f"{args.warmup_seconds:.0f} s warm-up; 1 in {args.nps_every} an NPS detractor; "
@@ -250,11 +203,8 @@ async def run(args: argparse.Namespace) -> Report:
                 rate=args.rate,
                 nps_every=args.nps_every,
                 run_id=run_id,
-                event_time_from=(
-                    None
-                    if args.wall_clock_event_time
-                    else datetime.fromisoformat(last_event_time) + timedelta(seconds=1)
-                ),
+                event_time_from=event_time_from,
+                min_accounts=args.latency_accounts,
             )
             window_end = time.time()
             if profiler is not None:
@@ -267,6 +217,47 @@ async def run(args: argparse.Namespace) -> Report:
             await asyncio.sleep(COUNTER_INTERVAL_S * 1.5)
             snapshots = await read_ops_metrics(bootstrap, prefixes["c"] + "ops-metrics")
             report.worker_latency = worker_latency(snapshots, window_start, window_end)
+            if snapshots:
+                report.worker_state = dict(snapshots[-1].get("state") or {})
+        worker.stop()  # its store is read below; the book gets the machine to itself
+        report.worker_store = store_sizes(data_c, app_id, set(accounts))
+
+        # (e)
+        if args.book:
+            report.book = BookResult(
+                membership=args.book_membership,
+                accounts=args.book,
+                events=0,
+                big_users=args.big_users if args.book_big_days else 0,
+                big_days=args.book_big_days,
+                usage_per_account=args.book_usage,
+            )
+            book_app = f"bench-{run_id}-book"
+            starts: list[str] = []
+            ensure_topics(bootstrap, prefixes["e"], partitions)
+
+            def start_book_worker(label: str, data_dir: Path) -> ProcessRun:
+                benv = worker_env(env, args, book_app, prefixes["e"], data_dir, f"b:{run_id}:")
+                if args.book_membership == "static":
+                    benv["CS_STATIC_MEMBERSHIP"] = "true"
+                starts.append(label)
+                log = workdir / f"book-{len(starts)}.log"
+                argv = [sys.executable, "-m", "workers.cli", "worker"]
+                proc = spawn(f"book worker ({label})", argv, benv, workdir, log)
+                processes.append(proc)
+                return proc
+
+            await run_book(
+                report.book,
+                bootstrap=bootstrap,
+                prefix=prefixes["e"],
+                partitions=partitions,
+                app_id=book_app,
+                data_root=data_root,
+                start_worker=start_book_worker,
+                timeout=args.book_timeout,
+                say=say,
+            )
         failed = False
         return report
     finally:
@@ -276,15 +267,12 @@ async def run(args: argparse.Namespace) -> Report:
             proc.stop()
         store.stop()
         broker.stop()
+        shutil.rmtree(data_root, ignore_errors=True)
         if args.keep_logs or failed:
             report.logs = workdir
             say(f"logs kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -302,13 +290,79 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="default 20")
     parser.add_argument(
-        "--warmup-seconds", type=float, default=3.0, help="paced load before (d) (default 3)"
+        "--warmup-seconds",
+        type=float,
+        default=5.0,
+        help="paced load before (d), the new accounts' introduction included (default 5)",
     )
     parser.add_argument("--rate", type=float, default=1000.0, help="(d) events/s (default 1000)")
     parser.add_argument(
         "--nps-every", type=int, default=50, help="(d) every k-th event is an NPS detractor"
     )
+    parser.add_argument(
+        "--latency-accounts",
+        type=int,
+        default=1000,
+        help="(d) usage spread over at least this many accounts (default 1,000)",
+    )
     parser.add_argument("--skip-latency", action="store_true", help="skip (d)")
+    parser.add_argument(
+        "--batch-max",
+        type=int,
+        default=Settings.model_fields["batch_max"].default,
+        help="CS_BATCH_MAX for (b) and (c)-(e) alike (default: the worker's default)",
+    )
+    parser.add_argument(
+        "--batch-within-ms",
+        type=int,
+        default=Settings.model_fields["batch_within_ms"].default,
+        help="CS_BATCH_WITHIN_MS for (b) and (c)-(e) alike (default: the worker's default)",
+    )
+    parser.add_argument(
+        "--book",
+        type=int,
+        default=100_000,
+        metavar="ACCOUNTS",
+        help="(e) accounts of the big book held by one worker (default 100,000; 0 skips)",
+    )
+    parser.add_argument("--skip-book", action="store_true", help="skip (e) (same as --book 0)")
+    parser.add_argument(
+        "--book-usage", type=int, default=2, help="(e) usage events per account (default 2)"
+    )
+    parser.add_argument(
+        "--book-big-days",
+        type=int,
+        default=3,
+        help="(e) days of a --big-users account in the book, before its day (default 3; 0: none)",
+    )
+    parser.add_argument(
+        "--book-membership",
+        choices=("static", "dynamic"),
+        default="static",
+        help="(e) static: CS_STATIC_MEMBERSHIP=true, the restarted worker rejoins as the same "
+        "member CS_WORKER_ID, as docker-compose runs it (default); dynamic: the worker's default",
+    )
+    parser.add_argument(
+        "--book-timeout",
+        type=float,
+        default=900.0,
+        help="(e) give up on consuming the book, or on a restart's task, after S s (default 900)",
+    )
+    parser.add_argument(
+        "--big-users",
+        type=int,
+        default=20_000,
+        help="daily active users of the big account (offline, and in the book; default 20,000)",
+    )
+    parser.add_argument(
+        "--size-days",
+        type=int,
+        default=35,
+        help="days of the big account's offline state-size run (default 35)",
+    )
+    parser.add_argument(
+        "--skip-sizes", action="store_true", help="skip the offline state sizes (pure core)"
+    )
     parser.add_argument(
         "--wall-clock-event-time",
         action="store_true",
@@ -332,6 +386,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the work dir and logs")
     args = parser.parse_args(argv)
+    if args.skip_book:
+        args.book = 0
     if args.events < 1000:
         parser.error("--events must be at least 1000")
     if not {m for m in args.noop_modes.split(",") if m} <= {"iter", "take"}:
