@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import argparse
 
-from workers.cli import backtest, check_config, demo, notify, produce, sample, sync, tail, worker
+from workers.cli import (
+    backtest,
+    board,
+    check_config,
+    demo,
+    notify,
+    produce,
+    sample,
+    sync,
+    tail,
+    worker,
+)
 from workers.cli.settings import SETTINGS_EPILOG
 
 DESCRIPTION = """\
@@ -20,7 +31,7 @@ Start here:  cs-signals demo      (runs everything locally, nothing to install b
 """
 
 # In the order `--help` lists them.
-COMMANDS = (worker, demo, produce, tail, check_config, backtest, sample, notify, sync)
+COMMANDS = (worker, demo, produce, tail, check_config, backtest, sample, notify, sync, board)
 
 
 def build_parser() -> argparse.ArgumentParser:
