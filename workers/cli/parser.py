@@ -13,6 +13,7 @@ from workers.cli import (
     backtest,
     board,
     check_config,
+    contract,
     demo,
     notify,
     produce,
@@ -31,7 +32,9 @@ Start here:  cs-signals demo      (runs everything locally, nothing to install b
 """
 
 # In the order `--help` lists them.
-COMMANDS = (worker, demo, produce, tail, check_config, backtest, sample, notify, sync, board)
+COMMANDS = (
+    worker, demo, produce, tail, check_config, backtest, sample, notify, sync, board, contract
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
