@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -148,35 +149,51 @@ class TaskHandler:
     """A CommitLoop handler: decode task records, let the sink deliver them, publish the dead
     letters (awaiting the broker's acknowledgement) before the batch is committed."""
 
-    def __init__(self, sink: Sink, dead_letters: DeadLetterPublisher, log: Any) -> None:
+    def __init__(
+        self, sink: Sink, dead_letters: DeadLetterPublisher, log: Any, metrics: Any = None
+    ) -> None:
         self.sink = sink
         self.dead_letters = dead_letters
         self.log = log
+        self.metrics = metrics  # workers.delivery.metrics.DeliveryMetrics
 
     async def __call__(self, batch: Batch) -> None:
+        started = time.monotonic()
         messages: list[TaskMessage] = []
         dead: list[DeadLetter] = []
+        stamps: dict[tuple[str, int, int], int] = {}
         for tp, records in batch.items():
             for record in records:
                 item = decode(self.sink.name, tp.topic, tp.partition, record.offset, record.value)
                 if isinstance(item, TaskMessage):
                     messages.append(item)
+                    stamps[(tp.topic, tp.partition, record.offset)] = record.timestamp
                 else:
                     dead.append(item)
-        dead.extend(await self.sink.deliver(messages))
+        failed = await self.sink.deliver(messages)
+        dead.extend(failed)
         await self.dead_letters.publish(dead)
+        if self.metrics is not None:
+            undelivered = {(d.topic, d.partition, d.offset) for d in failed}
+            self.metrics.delivered([t for k, t in stamps.items() if k not in undelivered])
+            self.metrics.batch.labels(self.metrics.sink).observe(time.monotonic() - started)
 
 
 class DeadLetterPublisher:
-    def __init__(self, producer: AIOKafkaProducer, topic: str, log: Any) -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, topic: str, log: Any, metrics: Any = None
+    ) -> None:
         self.producer = producer
         self.topic = topic
         self.log = log
+        self.metrics = metrics  # workers.delivery.metrics.DeliveryMetrics
 
     async def publish(self, letters: list[DeadLetter]) -> None:
         pending = []
         for letter in letters:
             pending.append(await self.producer.send(self.topic, letter.to_json(), key=letter.key))
+            if self.metrics is not None:
+                self.metrics.dead_letter(letter.sink)
             task = letter.task or {}
             self.log.warning(
                 "task_dead_lettered",

@@ -2,7 +2,8 @@
 `playbook-tasks` in the sink's own consumer group, run the sink's background jobs, stop
 cleanly on SIGTERM / SIGINT.
 
-Exit codes: 0 stopped on request; 3 Kafka or Redis unreachable at start; 4 the endpoint
+Exit codes: 0 stopped on request; 2 CS_METRICS_PORT taken (/metrics: delivery/metrics.py);
+3 Kafka or Redis unreachable at start (or a TLS/SASL mismatch); 4 the endpoint
 refused our credentials (nothing committed past the last delivered batch); 70 an unexpected
 error (nothing committed for the batch in hand).
 """
@@ -32,10 +33,12 @@ from workers.delivery.consumer import (
     ensure_topics,
     run_all,
 )
+from workers.delivery.metrics import DeliveryMetrics
 from workers.delivery.retry import Fatal, Sleeper
 from workers.delivery.settings import CommonSettings
 from workers.stream.kafka_probe import probe
 
+EXIT_BAD_CONFIG = 2
 EXIT_UNREACHABLE = 3
 EXIT_CREDENTIALS = 4
 EXIT_CRASHED = 70
@@ -61,8 +64,10 @@ class Runtime:
     extra_consumers: list[tuple[str, str, Callable[[Batch], Awaitable[None]]]] = field(
         default_factory=list
     )
+    metrics: DeliveryMetrics = field(default_factory=DeliveryMetrics)
 
     def on_retry(self, error: Exception, wait: float) -> None:
+        self.metrics.retry(error)
         self.log.info("delivery_retry", reason=str(error), wait_seconds=round(wait, 3))
 
 
@@ -125,6 +130,7 @@ async def run_sink(
             return EXIT_UNREACHABLE
 
         session = clients.http_session(common.http_timeout)
+        metrics = DeliveryMetrics()
         runtime = Runtime(
             settings=settings,
             common=common,
@@ -134,11 +140,24 @@ async def run_sink(
             redis=redis,
             producer=producer,
             session=session,
-            dead_letters=DeadLetterPublisher(producer, dead_topic, log),
+            dead_letters=DeadLetterPublisher(producer, dead_topic, log, metrics),
+            metrics=metrics,
         )
         sink = build(runtime)
+        metrics.sink = sink.name
+        if settings.metrics_port:
+            try:
+                metrics.serve(settings.metrics_port)
+            except OSError as exc:
+                log.error(
+                    "bad_metrics_port",
+                    error=f"CS_METRICS_PORT={settings.metrics_port}: cannot listen ({exc}); "
+                    "give each process on a host its own port, or 0 to turn /metrics off",
+                )
+                return EXIT_BAD_CONFIG
         jobs: list[Awaitable[None]] = []
-        plan = [(tasks_topic, group_id, TaskHandler(sink, runtime.dead_letters, log), start)]
+        handler = TaskHandler(sink, runtime.dead_letters, log, metrics)
+        plan = [(tasks_topic, group_id, handler, start)]
         plan += [(t, g, h, "earliest") for t, g, h in runtime.extra_consumers]
         for topic, group, handler, offset_reset in plan:
             consumer = clients.kafka_consumer(settings, group, start=offset_reset)
@@ -151,6 +170,7 @@ async def run_sink(
             sink=sink.name,
             group=group_id,
             topic=tasks_topic,
+            metrics_port=settings.metrics_port or None,
             **(describe or {}),
         )
         try:
