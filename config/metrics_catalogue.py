@@ -28,4 +28,18 @@ METRICS: dict[str, str] = {
     "days_since_contract_start": "days from the contract start to the evaluation date",
     "licensed_seats": "licensed seats",
     "arr": "annual recurring revenue",
+    # Engagement (activity-events, milestone-events): None without activity data.
+    "days_since_last_touch": "whole days since the CSM's last outbound touchpoint (not notes)",
+    "days_since_last_inbound": "whole days since the customer last replied or reached out",
+    "days_to_next_touch": "days until the tier's next scheduled check-in (negative: overdue)",
+    "open_outreach": "outbound emails and calls awaiting a reply from the customer",
+    "open_outreach_days": "whole days the oldest outreach awaiting a reply has waited",
+    "median_reply_hours": "median hours the customer took to reply (engagement window, 90d)",
+    "replies_on_time_ratio": "share of the customer's replies within 48 h (engagement window)",
+    "qbrs_held_365d": "QBRs held in the last 365 days",
+    "days_to_qbr_due": "days until the tier's next QBR is due (negative: overdue)",
+    "days_to_booked_qbr": "days until the booked QBR (None when none is booked)",
+    "milestones_open": "success-plan milestones not done",
+    "milestones_overdue": "success-plan milestones past their due date and not done",
+    "days_to_first_value": "days from contract start to first value (None until reached)",
 }

@@ -30,6 +30,7 @@ from config.rules_checks import semantic_errors
 from config.rules_errors import RulesError, format_problem, pydantic_messages
 from config.rules_model import (
     DedupRules,
+    EngagementRules,
     EvaluationRules,
     HealthRules,
     PlaybookRule,
@@ -64,6 +65,7 @@ class Rules(_Strict):
     dedup: DedupRules = DedupRules()
     retention: RetentionRules = RetentionRules()
     health: HealthRules = HealthRules()
+    engagement: EngagementRules = EngagementRules()
     playbooks: dict[str, PlaybookRule]
     segments: dict[SegmentName, SegmentOverride] = Field(default_factory=dict)
 
@@ -116,7 +118,14 @@ def _resolve_segments(rules: Rules, source: str) -> tuple[dict[str, Rules], list
             )
         if unknown:
             continue
-        doc = _merge(base, {"health": override.health, "playbooks": override.playbooks})
+        doc = _merge(
+            base,
+            {
+                "health": override.health,
+                "engagement": override.engagement,
+                "playbooks": override.playbooks,
+            },
+        )
         try:
             merged = Rules.model_validate(doc)
         except ValidationError as err:

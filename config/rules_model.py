@@ -8,7 +8,7 @@ import math
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from config.durations import Duration
 from config.rules_base import (
@@ -44,6 +44,34 @@ class RetentionRules(_Strict):
     escalation_days: int = Field(default=30, ge=1, le=400)
     max_nps_responses: int = Field(default=100, ge=1, le=10_000)
     max_closed_tickets: int = Field(default=500, ge=1, le=100_000)
+    # Engagement (activity-events, milestone-events): what an account keeps is capped.
+    max_open_outreach: int = Field(default=20, ge=1, le=1000)
+    max_replies: int = Field(default=20, ge=1, le=1000)
+    max_qbrs: int = Field(default=8, ge=1, le=100)
+    max_milestones: int = Field(default=100, ge=1, le=10_000)
+
+
+ActivityKindName = Literal["email", "call", "meeting", "qbr", "note"]
+
+
+class EngagementRules(_Strict):
+    """Scheduled touchpoints of a tier (DOMAIN.md, Engagement): override per segment."""
+
+    # A check-in is an outbound activity of one of these kinds; the next is due this long
+    # after the last one (a date: due on the day the period ends).
+    checkin_every: Duration = timedelta(days=30)
+    checkin_kinds: list[ActivityKindName] = Field(
+        default_factory=lambda: ["meeting", "call", "email", "qbr"], min_length=1
+    )
+    # QBR cadence; null: the tier holds no QBRs.
+    qbr_every: Duration | None = timedelta(days=180)
+    # A booked QBR (a `qbr` activity with `scheduled_for` ahead) counts until this many days
+    # after the date it was booked for; then, not held, it no longer counts as booked.
+    booking_grace_days: int = Field(default=2, ge=0, le=60)
+    # Outbound activities that await a reply from the customer.
+    outreach_kinds: list[ActivityKindName] = Field(
+        default_factory=lambda: ["email", "call"], min_length=1
+    )
 
 
 class Points(_Strict):
@@ -59,6 +87,13 @@ class RatioBands(_Strict):
 
 
 class EngagementBands(_Strict):
+    # With activity data (activity-events): the customer's responsiveness.
+    responsive_within_days: int = Field(default=2, ge=0, le=365)  # good: answered within
+    unresponsive_after_days: int = Field(default=7, ge=1, le=365)  # critical: unanswered
+    on_time_share_at_least: Ratio = 0.75  # replies answered within; below: inconsistent
+    window: Duration = timedelta(days=90)  # replies considered
+    qbr_overdue_is_at_risk: bool = True  # a QBR past due and not booked (QBR attendance)
+    # Without activity data: the champion-activity proxy (days since last active).
     good_at_most_days: int = Field(default=7, ge=0)
     at_risk_at_most_days: int = Field(default=14, ge=0)
 
@@ -183,6 +218,51 @@ class LowAdoptionParams(_Strict):
     resolve_at_least: Ratio = 0.40
 
 
+class CadenceOverdueParams(_Strict):
+    # Overdue once the tier's next check-in date (engagement.checkin_every after the last)
+    # is more than this many days behind.
+    grace_days: int = Field(default=0, ge=0, le=365)
+
+
+class QbrDueParams(_Strict):
+    due_within_days: int = Field(default=21, ge=0, le=365)
+
+
+class CustomerUnresponsiveParams(_Strict):
+    unanswered_days: int = Field(default=7, ge=1, le=365)
+
+
+class MilestoneOverdueParams(_Strict):
+    # Overdue once the due date is more than this many days behind and it is not done.
+    grace_days: int = Field(default=0, ge=0, le=365)
+    # Priority by the milestone's phase (the highest among overdue milestones is used);
+    # phases not listed use the playbook priority.
+    phase_priority: dict[str, Priority] = Field(default_factory=lambda: {"onboard": "high"})
+
+
+class OnboardingStalledParams(_Strict):
+    # No first value by this many days after contract start.
+    target_days: int = Field(default=14, ge=1, le=365)
+    # Only accounts seen from their onboarding on (first event at most `target_days` after
+    # the contract start) and at most this many days into their contract: for an older
+    # customer the first use of a feature is before our data.
+    window_days: int = Field(default=90, ge=1, le=3650)
+    # First value: the first use of these features (default: health.core_features) ...
+    first_value_features: list[str] | None = Field(default=None, min_length=1)
+    # ... at least this many of them (default: all).
+    first_value_min_features: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _min_within_list(self) -> OnboardingStalledParams:
+        features = self.first_value_features
+        if features is not None and (self.first_value_min_features or 0) > len(features):
+            raise ValueError(
+                f"first_value_min_features is {self.first_value_min_features} but only "
+                f"{len(features)} first_value_features are listed"
+            )
+        return self
+
+
 class ConditionParams(_Strict):
     pass
 
@@ -197,6 +277,11 @@ KIND_PARAMS: dict[str, type[_Strict]] = {
     "renewal_approaching": RenewalParams,
     "champion_silent": ChampionSilentParams,
     "low_adoption": LowAdoptionParams,
+    "cadence_overdue": CadenceOverdueParams,
+    "qbr_due": QbrDueParams,
+    "customer_unresponsive": CustomerUnresponsiveParams,
+    "milestone_overdue": MilestoneOverdueParams,
+    "onboarding_stalled": OnboardingStalledParams,
 }
 BUILTIN_KINDS = tuple(KIND_PARAMS)
 
@@ -219,6 +304,7 @@ class PlaybookRule(_Strict):
 class SegmentOverride(_Strict):
     # Partial documents merged over the defaults, then validated as a whole.
     health: dict[str, Any] = Field(default_factory=dict)
+    engagement: dict[str, Any] = Field(default_factory=dict)
     playbooks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 

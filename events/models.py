@@ -127,6 +127,67 @@ class AccountEvent(InboundEvent):
         }
 
 
+ActivityKind = Literal["email", "call", "meeting", "qbr", "note"]
+ActivityDirection = Literal["outbound", "inbound"]
+MilestoneStatus = Literal["planned", "in_progress", "done", "blocked"]
+
+# How far ahead a touch may be booked (`scheduled_for`): beyond the 24 hours any other
+# timestamp may lead the wall clock, but bounded so a typo cannot book a QBR in 2999.
+MAX_BOOKING_AHEAD = timedelta(days=400)
+
+
+def _to_utc_booking(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    if value < _EARLIEST:
+        raise ValueError("timestamp is before 2000-01-01; check the producer's clock")
+    if value > datetime.now(UTC) + MAX_BOOKING_AHEAD:
+        raise ValueError("timestamp is more than 400 days in the future")
+    return value
+
+
+BookingTimestamp = Annotated[
+    AwareDatetime, BeforeValidator(_no_epoch_number), AfterValidator(_to_utc_booking)
+]
+
+
+class ActivityEvent(InboundEvent):
+    """A CSM touchpoint logged in the CRM (CONTRACT.md): an email, call, meeting or QBR from the
+    CSM (`outbound`) or from the customer (`inbound`, maybe `in_reply_to` an outreach)."""
+
+    # The contract's field is `kind`; on the model it is `activity_kind` because `kind` is the
+    # event type's class attribute (dispatch) on every inbound model. Build one in Python with
+    # `ActivityEvent(kind="email", ...)` as well.
+    kind: ClassVar[Literal["activity"]] = "activity"
+    activity_id: Identifier
+    activity_kind: ActivityKind = Field(alias="kind")
+    direction: ActivityDirection
+    csm_id: Identifier
+    contact_id: str | None = Field(default=None, max_length=200)
+    in_reply_to: str | None = Field(default=None, max_length=200)
+    # An addition to the contract (optional): the time a touch is booked for. A `qbr` whose
+    # `scheduled_for` is later than `occurred_at` books the QBR (qbr_due is satisfied); any
+    # other booking is not a touch yet and is ignored.
+    scheduled_for: BookingTimestamp | None = None
+
+    @property
+    def is_booking(self) -> bool:
+        return self.scheduled_for is not None and self.scheduled_for > self.occurred_at
+
+
+class MilestoneEvent(InboundEvent):
+    """One milestone of a joint success plan (CONTRACT.md); the latest event per milestone
+    (by `occurred_at`) wins."""
+
+    kind: ClassVar[Literal["milestone"]] = "milestone"
+    plan_id: Identifier
+    milestone_id: Identifier
+    title: str = Field(min_length=1, max_length=500)
+    phase: Identifier
+    owner: str | None = Field(default=None, max_length=200)
+    due_date: DateField
+    status: MilestoneStatus
+
+
 FeedbackAction = Literal["acknowledged", "snoozed", "done", "dismissed"]
 DismissReason = Literal["not_useful", "already_known", "wrong_owner", "other"]
 
@@ -167,7 +228,15 @@ ACCOUNT_FACT_FIELDS = (
     "renewal_date",
 )
 
-AnyInbound = UsageEvent | TicketEvent | NpsEvent | AccountEvent | TaskFeedback
+AnyInbound = (
+    UsageEvent
+    | TicketEvent
+    | NpsEvent
+    | AccountEvent
+    | TaskFeedback
+    | ActivityEvent
+    | MilestoneEvent
+)
 
 # Topic (without prefix) -> model. `produce` uses the `type` field of a line instead.
 INBOUND_TOPICS: dict[str, type[InboundEvent]] = {
@@ -176,6 +245,8 @@ INBOUND_TOPICS: dict[str, type[InboundEvent]] = {
     "nps-events": NpsEvent,
     "account-events": AccountEvent,
     "task-feedback": TaskFeedback,
+    "activity-events": ActivityEvent,
+    "milestone-events": MilestoneEvent,
 }
 EVENT_TYPES: dict[str, str] = {
     "usage": "usage-events",
@@ -183,6 +254,8 @@ EVENT_TYPES: dict[str, str] = {
     "nps": "nps-events",
     "account": "account-events",
     "feedback": "task-feedback",
+    "activity": "activity-events",
+    "milestone": "milestone-events",
 }
 OUTPUT_TOPICS = ("playbook-tasks", "health-scores", "dead-letters", "ops-metrics")
 

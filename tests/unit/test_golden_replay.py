@@ -1,9 +1,10 @@
-"""Golden replay: the demo sample backtested with the bundled rules raises exactly the tasks
-the first release raised (tests/fixtures/golden_demo_tasks.jsonl.gz, 281 messages).
+"""Golden replay: the demo sample backtested with the bundled rules raises exactly the recorded
+tasks (tests/fixtures/golden_demo_tasks.jsonl.gz; see tests/fixtures/README.md for its history).
 
 The fixture pins the behaviour of the pure core across refactors of its state: bounded
 per-account state, user records in their own store, the versioned codec. Any difference in a
-single field of a single task fails the test, with the first differing message shown.
+single field of a single task fails the test, with the first differing message shown. A change
+of behaviour (a new playbook, new events in the sample) regenerates it deliberately.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from workers.replay.backtest import backtest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN = FIXTURES / "golden_demo_tasks.jsonl.gz"
+GOLDEN_MESSAGES = 285
 
 
 def _golden() -> list[dict]:
@@ -42,7 +44,7 @@ def test_demo_sample_backtest_raises_exactly_the_golden_tasks() -> None:
     result = backtest(events, load_rules(), until=until)
     got = [task.model_dump(mode="json") for task in result.tasks]
     golden = _golden()
-    assert len(golden) == 281
+    assert len(golden) == GOLDEN_MESSAGES
     for index, (mine, theirs) in enumerate(zip(got, golden, strict=False)):
         assert mine == theirs, f"task message {index} differs"
     assert len(got) == len(golden)

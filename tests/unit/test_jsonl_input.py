@@ -97,12 +97,12 @@ def test_mixed_valid_and_invalid_lines_keep_every_valid_one() -> None:
         LineError(
             8,
             "field 'type': required but missing; it must be one of 'usage', 'ticket', 'nps', "
-            "'account', 'feedback'",
+            "'account', 'feedback', 'activity', 'milestone'",
         ),
         LineError(
             9,
-            "field 'type': must be one of 'usage', 'ticket', 'nps', 'account', 'feedback' "
-            "(got \"click\")",
+            "field 'type': must be one of 'usage', 'ticket', 'nps', 'account', 'feedback', "
+            "'activity', 'milestone' (got \"click\")",
         ),
         LineError(
             10,
@@ -129,8 +129,8 @@ def test_same_wording_as_the_worker_decoder() -> None:
 def test_type_must_be_a_string() -> None:
     _, (error,) = parse_jsonl_lines([line(type=["usage"], event_id="e")])
     assert error.message == (
-        "field 'type': must be one of 'usage', 'ticket', 'nps', 'account', 'feedback' "
-        "(got [\"usage\"])"
+        "field 'type': must be one of 'usage', 'ticket', 'nps', 'account', 'feedback', "
+        "'activity', 'milestone' (got [\"usage\"])"
     )
 
 

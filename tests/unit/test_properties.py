@@ -10,7 +10,15 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.models import AccountEvent, AnyInbound, NpsEvent, TicketEvent, UsageEvent
+from events.models import (
+    AccountEvent,
+    ActivityEvent,
+    AnyInbound,
+    MilestoneEvent,
+    NpsEvent,
+    TicketEvent,
+    UsageEvent,
+)
 from workers.core import engine
 from workers.core.codec import decode_state, encode_state
 from workers.core.engine import advance_to, apply_event, new_state, next_due
@@ -56,13 +64,53 @@ account_fields = st.fixed_dictionaries(
     },
 ).map(lambda d: ("account", d))
 
-MODELS = {"usage": UsageEvent, "ticket": TicketEvent, "nps": NpsEvent, "account": AccountEvent}
+ACTIVITY_IDS = ["A1", "A2", "A3", "A4"]
+activity_fields = st.fixed_dictionaries(
+    {
+        "activity_id": st.sampled_from(ACTIVITY_IDS),
+        "kind": st.sampled_from(["email", "email", "call", "meeting", "qbr", "note"]),
+        "direction": st.sampled_from(["outbound", "outbound", "inbound"]),
+        "csm_id": st.just("csm-1"),
+    },
+    optional={
+        "in_reply_to": st.sampled_from(ACTIVITY_IDS),
+        # minutes after occurred_at (see build): a booking when positive
+        "scheduled_in": st.integers(-60, 12 * 24 * 60),
+    },
+).map(lambda d: ("activity", d))
+milestone_fields = st.fixed_dictionaries(
+    {
+        "plan_id": st.sampled_from(["p1", "p2"]),
+        "milestone_id": st.sampled_from(["m1", "m2", "m3"]),
+        "title": st.just("Milestone"),
+        "phase": st.sampled_from(["onboard", "adopt"]),
+        "due_date": st.integers(-5, 40).map(lambda d: (T0 + timedelta(days=d)).date()),
+        "status": st.sampled_from(["planned", "in_progress", "done", "blocked"]),
+    }
+).map(lambda d: ("milestone", d))
+
+MODELS: dict[str, Any] = {
+    "usage": UsageEvent,
+    "ticket": TicketEvent,
+    "nps": NpsEvent,
+    "account": AccountEvent,
+    "activity": ActivityEvent,
+    "milestone": MilestoneEvent,
+}
 
 event_specs = st.lists(
     st.tuples(
         minutes,
         st.one_of(
-            usage_fields, usage_fields, usage_fields, ticket_fields, nps_fields, account_fields
+            usage_fields,
+            usage_fields,
+            usage_fields,
+            ticket_fields,
+            nps_fields,
+            account_fields,
+            activity_fields,
+            activity_fields,
+            milestone_fields,
         ),
     ),
     min_size=1,
@@ -73,11 +121,15 @@ event_specs = st.lists(
 def build(account_id: str, specs: list[tuple[int, tuple[str, dict]]]) -> list[AnyInbound]:
     events = []
     for i, (minute, (kind, fields)) in enumerate(specs):
+        when = T0 + timedelta(minutes=minute)
+        fields = dict(fields)
+        if "scheduled_in" in fields:
+            fields["scheduled_for"] = when + timedelta(minutes=fields.pop("scheduled_in"))
         events.append(
             MODELS[kind](
                 event_id=f"{account_id}-{i}",
                 account_id=account_id,
-                occurred_at=T0 + timedelta(minutes=minute),
+                occurred_at=when,
                 **fields,
             )
         )
@@ -235,8 +287,35 @@ TIMED_RULES = rules_with(
             "sla": "2d",
             "cooldown": "1d",
         },
+        "cadence_overdue": {"cooldown": "20h"},
+        "qbr_due": {"cooldown": "1d", "params": {"due_within_days": 2}},
+        "customer_unresponsive": {"cooldown": "10h", "params": {"unanswered_days": 1}},
+        "milestone_overdue": {"cooldown": "1d"},
+        "onboarding_stalled": {"cooldown": "1d", "params": {"target_days": 3}},
+        # every time-dependent engagement metric in a condition
+        "slow_replies": {
+            "condition": "days_since_last_inbound >= 1 and median_reply_hours >= 0",
+            "resolve_when": "replies_on_time_ratio >= 0 and open_outreach_days >= 1",
+            "priority": "medium",
+            "owner_role": "csm",
+            "sla": "1d",
+            "cooldown": "5h",
+        },
+        "quiet_book": {
+            "condition": "qbrs_held_365d >= 1 and days_since_last_touch >= 2",
+            "resolve_when": "days_to_next_touch >= 1 and days_to_booked_qbr >= 0",
+            "priority": "low",
+            "owner_role": "csm",
+            "sla": "1d",
+            "cooldown": "4h",
+        },
     },
-    health={"support": {"window": "3d"}, "satisfaction": {"window": "4d"}},
+    health={
+        "support": {"window": "3d"},
+        "satisfaction": {"window": "4d"},
+        "engagement": {"window": "3d", "responsive_within_days": 1, "unresponsive_after_days": 2},
+    },
+    engagement={"checkin_every": "2d", "qbr_every": "5d", "booking_grace_days": 1},
 )
 
 

@@ -54,11 +54,49 @@ def test_bundled_rules_carry_the_domain_defaults() -> None:
         "renewal_approaching": ("medium", timedelta(days=7)),
         "champion_silent": ("medium", timedelta(hours=48)),
         "low_adoption": ("medium", timedelta(days=7)),
+        # DOMAIN.md, Engagement
+        "cadence_overdue": ("medium", timedelta(days=3)),
+        "qbr_due": ("medium", timedelta(days=7)),
+        "customer_unresponsive": ("high", timedelta(hours=48)),
+        "milestone_overdue": ("medium", timedelta(hours=48)),
+        "onboarding_stalled": ("high", timedelta(hours=48)),
     }
     got = {pid: (pb.priority, pb.sla) for pid, pb in rules.playbooks.items()}
     assert got == expected
+    assert rules.playbooks["milestone_overdue"].params["phase_priority"] == {"onboard": "high"}
+    assert rules.playbooks["onboarding_stalled"].params["target_days"] == 14
     assert all(pb.steps and pb.cooldown == timedelta(days=7) for pb in rules.playbooks.values())
     assert check_rules_file(DEFAULT_RULES_PATH) == []
+
+
+def test_cadences_per_tier() -> None:
+    """DOMAIN.md: enterprise checks in monthly (meetings, calls) with a quarterly QBR,
+    mid-market monthly with a QBR every six months, smb every quarter with no QBR."""
+    rules = load_rules()
+    ent = rules.for_segment("enterprise").engagement
+    mid = rules.for_segment("mid_market").engagement
+    smb = rules.for_segment("smb").engagement
+    assert (ent.checkin_every, ent.qbr_every) == (timedelta(days=30), timedelta(days=90))
+    assert ent.checkin_kinds == ["meeting", "call", "qbr"]
+    assert (mid.checkin_every, mid.qbr_every) == (timedelta(days=30), timedelta(days=180))
+    assert "email" in mid.checkin_kinds
+    assert (smb.checkin_every, smb.qbr_every) == (timedelta(days=90), None)
+    assert rules.engagement.outreach_kinds == ["email", "call"]
+
+
+def test_engagement_overrides_are_validated() -> None:
+    data = yaml.safe_load(DEFAULT_RULES_PATH.read_text())
+    data["segments"]["smb"]["engagement"] = {"checkin_every": "soon", "cadence": 3}
+    data["playbooks"]["onboarding_stalled"]["params"] = {
+        "first_value_features": ["dashboards"],
+        "first_value_min_features": 2,
+    }
+    with pytest.raises(RulesError) as err:
+        build_rules(data, "r.yaml")
+    text = "\n".join(err.value.errors)
+    assert "segments.smb.engagement.checkin_every" in text
+    assert "segments.smb.engagement.cadence" in text
+    assert "playbooks.onboarding_stalled.params" in text and "first_value_min_features" in text
 
 
 def test_enterprise_override_applies_only_to_enterprise() -> None:

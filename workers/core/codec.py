@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dedup import SeenIds
+from .engagement import Engagement
 from .state import AccountState, TaskState, Ticket
 from .usage import UsageAggregates
 from .users import DictUserStore, UserRecord
@@ -118,6 +119,9 @@ def state_to_dict(state: AccountState, *, with_users: bool = False) -> dict[str,
         "tasks": {k: _task_to_dict(t) for k, t in state.tasks.items()},
         "pd": state.pruned_day,
     }
+    engagement = state.engagement.to_dict()
+    if engagement:  # absent for accounts without engagement data: their bytes do not change
+        d["eng"] = engagement
     if with_users and isinstance(state.users, DictUserStore):
         d["usr"] = {user: list(record) for user, record in state.users.items()}
     return d
@@ -168,6 +172,7 @@ def state_from_dict(d: dict[str, Any]) -> AccountState:
         renewal_milestones=list(d.get("rnm", ())),
         tasks={k: _task_from_dict(t) for k, t in (d.get("tasks") or {}).items()},
         pruned_day=d.get("pd"),
+        engagement=Engagement.from_dict(d.get("eng")),
     )
     if "usr" in d:
         state.users = DictUserStore(

@@ -15,8 +15,10 @@ from datetime import datetime
 from config.rules import Rules
 from events.models import (
     AccountEvent,
+    ActivityEvent,
     AnyInbound,
     HealthScore,
+    MilestoneEvent,
     NpsEvent,
     PlaybookTask,
     TaskFeedback,
@@ -24,6 +26,7 @@ from events.models import (
     UsageEvent,
 )
 
+from .engagement import engagement_view, fold_activity, fold_milestone, quiet_candidates
 from .feedback import apply_feedback
 from .fold import (
     AccountChange,
@@ -118,6 +121,10 @@ def apply_event(state: AccountState, event: AnyInbound, rules: Rules) -> Outcome
     elif isinstance(event, AccountEvent):
         account = fold_account(state, event, ts)
         seg_rules = rules.for_segment(state.segment)  # the segment may just have changed
+    elif isinstance(event, ActivityEvent):
+        fold_activity(state, event, seg_rules, ts)
+    elif isinstance(event, MilestoneEvent):
+        fold_milestone(state, event, seg_rules, ts)
     now = max(ts, state.last_eval or ts, state.last_boundary)
     out.extend(_evaluate(state, now, seg_rules, event=event, ticket=ticket, account=account))
     return out
@@ -229,7 +236,8 @@ def _evaluate(
     state.last_eval = now
     prune(state, rules, now)
     plan = plan_for(rules)
-    metrics = compute_metrics(state, now, rules)
+    engagement = engagement_view(state, now, plan)
+    metrics = compute_metrics(state, now, rules, engagement)
 
     result = score_health(metrics, plan.health)
     previous_published = state.published
@@ -303,6 +311,7 @@ def _evaluate(
         ticket=ticket,
         account=account,
         renewal_moved=moved,
+        engagement=engagement,
     )
     tctx = TaskContext(state=state, now=now, health=snapshot)
     by_id = plan.by_id
@@ -359,6 +368,10 @@ def _quiet_until(state: AccountState, now: float, rules: Rules, plan: Plan) -> f
       or the next whole day since the latest one;
     - oldest_urgent_ticket_age_hours: changes continuously, so no quiet at all while an
       urgent ticket is open and a condition reads it;
+    - engagement (engagement.quiet_candidates): whole days since the last touch, the last
+      inbound activity and the oldest outreach awaiting a reply; replies leaving the
+      engagement window, QBRs leaving the last 365 days. Its dates (next check-in, QBR due and
+      booked dates, milestone due dates, the onboarding target) change with the day;
     - task state: a cool-down ending, a detractor task's resolve_after, a health task's
       recovery weeks (ok_since + resolve_weeks).
     """
@@ -383,6 +396,7 @@ def _quiet_until(state: AccountState, now: float, rules: Rules, plan: Plan) -> f
     if latest is not None:
         cands.append(latest[0] + plan.nps_window)
         cands.append(latest[0] + (int((now - latest[0]) // DAY) + 1) * DAY)
+    quiet_candidates(state, now, plan, cands)
     if plan.reads_urgent_age and any(t.priority == "urgent" for t in state.tickets.values()):
         return now
     tasks = state.tasks

@@ -14,6 +14,8 @@ from config.rules import DedupRules, Rules
 from events.models import AccountEvent, AnyInbound, NpsEvent, TicketEvent, UsageEvent
 
 from .dedup import forget_before, remember
+from .engagement import note_first_use, prune_engagement
+from .plan import plan_for
 from .state import DAY, AccountState, Ticket
 from .usage import note_feature, note_user_day, prune_usage
 from .users import MASK_DAYS, UserRecord
@@ -49,6 +51,8 @@ def fold_usage(state: AccountState, event: UsageEvent, rules: Rules, ts: float) 
     volume = usage.volume
     volume[day] = volume.get(day, 0) + event.quantity
     note_feature(usage.features, event.feature, day)
+    if note_first_use(state, event.feature, ts, plan_for(rules)):
+        state.quiet = None  # first value may have been reached: evaluations differ now
     user = event.user_id
     if user == state.facts.get("champion_user_id") and (
         state.champion_last_active is None or ts > state.champion_last_active
@@ -204,3 +208,4 @@ def prune(state: AccountState, rules: Rules, now: float) -> None:
     dedup = rules.dedup
     forget_before(state.seen.usage, now - dedup.usage_window.total_seconds())
     forget_before(state.seen.other, now - dedup.other_window.total_seconds())
+    prune_engagement(state, rules, now)

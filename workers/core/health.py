@@ -87,10 +87,70 @@ def _detail(component: str, raw: Any, d: tuple[Any, ...]) -> str:
     if component == "adoption":
         return f"{d[0]} of {d[1]} core features used ({raw:.0%})"
     if component == "engagement":
-        return f"champion last active {raw} days ago"
+        return _engagement_detail(raw, d)
     if component == "satisfaction":
         return f"latest NPS {raw}"
     return f"{d[0]} escalations in 30 days, {raw} open high/urgent tickets"
+
+
+_GRADE_WORDS = {"good": "good", "at_risk": "at risk", "critical": "critical"}
+
+
+def _engagement_detail(raw: Any, d: tuple[Any, ...]) -> str:
+    """Says which measure the engagement component used: the customer's responsiveness
+    (activity data) or the champion-activity proxy (none)."""
+    if not d or d[0] == "proxy":
+        return f"champion last active {raw} days ago (proxy: no activity data)"
+    _, grade, waiting, open_count, on_time, qbr_late = d
+    parts = []
+    if waiting is not None:
+        parts.append(f"{open_count} outreach awaiting a reply, the oldest for {waiting} days")
+    else:
+        parts.append("no outreach awaiting a reply")
+    if on_time is not None:
+        parts.append(f"{on_time:.0%} of replies within 48 h")
+    if qbr_late:
+        parts.append(f"QBR {qbr_late} days overdue and not booked")
+    return f"customer responsiveness ({_GRADE_WORDS[grade]}): " + ", ".join(parts)
+
+
+def _engagement(m: dict[str, Any], health: HealthRules) -> tuple[Any, str, tuple[Any, ...]] | None:
+    """The engagement component: with activity data (`open_outreach` is not None), the
+    customer's responsiveness and QBR attendance; without, days since the champion was last
+    active (a proxy). Raw value: days the oldest outreach has waited (0 when none), or the
+    champion's inactive days."""
+    e = health.engagement
+    open_count = m.get("open_outreach")
+    if open_count is None:
+        days = m.get("days_since_champion_active")
+        if days is None:
+            return None
+        grade = (
+            "good"
+            if days <= e.good_at_most_days
+            else "at_risk"
+            if days <= e.at_risk_at_most_days
+            else "critical"
+        )
+        return (days, grade, ("proxy",))
+    waiting = m.get("open_outreach_days")
+    on_time = m.get("replies_on_time_ratio")
+    qbr_late = None
+    if e.qbr_overdue_is_at_risk:
+        due = m.get("days_to_qbr_due")
+        if due is not None and due < 0 and m.get("days_to_booked_qbr") is None:
+            qbr_late = -due
+    if waiting is not None and waiting >= e.unresponsive_after_days:
+        grade = "critical"
+    elif (
+        (waiting is not None and waiting >= e.responsive_within_days)
+        or (on_time is not None and on_time + _EPS < e.on_time_share_at_least)
+        or qbr_late
+    ):
+        grade = "at_risk"
+    else:
+        grade = "good"
+    return (waiting or 0, grade, ("activity", grade, waiting, open_count, on_time, qbr_late))
 
 
 def in_warmup(m: dict[str, Any], health: HealthRules) -> bool:
@@ -143,17 +203,9 @@ def _grades(
                 _grade_at_least(adoption, a.good_at_least, a.at_risk_at_least),
                 (m["core_features_used_30d"], n_core),
             )
-    days = m.get("days_since_champion_active")
-    if days is not None:
-        e = health.engagement
-        grade = (
-            "good"
-            if days <= e.good_at_most_days
-            else "at_risk"
-            if days <= e.at_risk_at_most_days
-            else "critical"
-        )
-        out["engagement"] = (days, grade, ())
+    engagement = _engagement(m, health)
+    if engagement is not None:
+        out["engagement"] = engagement
     nps = m.get("latest_nps")
     if nps is not None:
         s = health.satisfaction

@@ -11,11 +11,12 @@ A metric is None when there is no data for it; a condition on a None metric does
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from config.metrics_catalogue import METRICS
 
+from .days import epoch_day
+from .engagement import EngagementView, engagement_metrics, engagement_view
 from .plan import plan_for
 from .state import DAY, AccountState
 from .usage import MONTH, WEEK, features_between, users_in_window, volume_between
@@ -51,25 +52,15 @@ def _usage_aggregates(
     return cache
 
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_ORDINALS: dict[str, int] = {}
-
-
-def _ordinal(iso: str) -> int:
-    """`date.fromisoformat(iso).toordinal()`, memoised (a handful of dates per account)."""
-    n = _ORDINALS.get(iso)
-    if n is None:
-        if len(_ORDINALS) > 100_000:
-            _ORDINALS.clear()
-        n = _ORDINALS[iso] = date.fromisoformat(iso).toordinal()
-    return n
-
-
 _BLANK = dict.fromkeys(METRICS)
 
 
-def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, Any]:
-    """Every metric in METRICS except health_score (added by the engine after scoring)."""
+def compute_metrics(
+    state: AccountState, now: float, rules: Rules, engagement: EngagementView | None = None
+) -> dict[str, Any]:
+    """Every metric in METRICS except health_score (added by the engine after scoring).
+
+    `engagement`: the evaluation's engagement view when the caller already has it."""
     plan = plan_for(rules)
     today = int(now // DAY)
     facts = state.facts
@@ -135,14 +126,16 @@ def compute_metrics(state: AccountState, now: float, rules: Rules) -> dict[str, 
         m["latest_nps"] = latest[1]
         m["days_since_last_nps"] = int((now - latest[0]) // DAY)
 
-    # to_dt(now).date() as an ordinal: the UTC day `today` days after the epoch.
-    today_ordinal = _EPOCH_ORDINAL + today
+    # Dates as epoch days: `today` is the UTC day of the evaluation.
     renewal = facts.get("renewal_date")
     if renewal is not None:
-        m["days_to_renewal"] = _ordinal(renewal) - today_ordinal
+        m["days_to_renewal"] = epoch_day(renewal) - today
     start = facts.get("contract_start")
     if start is not None:
-        m["days_since_contract_start"] = today_ordinal - _ordinal(start)
+        m["days_since_contract_start"] = today - epoch_day(start)
     m["licensed_seats"] = seats
     m["arr"] = facts.get("arr")
+    if engagement is None:
+        engagement = engagement_view(state, now, plan)
+    engagement_metrics(engagement, now, plan, m)
     return m

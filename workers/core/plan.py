@@ -5,6 +5,7 @@ scoring constants. Built on first use and kept on the rules' own compiled form
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from .health import HealthPlan
@@ -26,6 +27,15 @@ class Plan:
         "timed",
         "reads_urgent_age",
         "health",
+        "checkin_kinds",
+        "checkin_days",
+        "qbr_days",
+        "booking_grace_days",
+        "engagement_window",
+        "responsive_within",
+        "first_value_features",
+        "first_value_min",
+        "value_features",
     )
 
     def __init__(self, rules: Rules) -> None:
@@ -51,6 +61,25 @@ class Plan:
             elif pb.kind in ("health_at_risk", "health_critical"):
                 threshold = pb.params.resolve_weeks * 7 * DAY
             self.timed.append((pb.id, pb.kind, pb.rule.cooldown.total_seconds(), threshold))
+        # Engagement (workers/core/engagement.py): cadences in whole days (due dates are dates).
+        engagement = rules.engagement
+        self.checkin_kinds = tuple(engagement.checkin_kinds)
+        self.checkin_days = max(1, math.ceil(engagement.checkin_every.total_seconds() / DAY))
+        every = engagement.qbr_every
+        self.qbr_days = None if every is None else max(1, math.ceil(every.total_seconds() / DAY))
+        self.booking_grace_days = engagement.booking_grace_days
+        self.engagement_window = health.engagement.window.total_seconds()
+        self.responsive_within = health.engagement.responsive_within_days * DAY
+        # First value: the first use of these features (onboarding_stalled's params, else the
+        # core features), at least `first_value_min` of them. Folding records the first use of
+        # every feature in `value_features`.
+        onboarding = compiled.by_kind.get("onboarding_stalled", [])
+        params = onboarding[0].params if onboarding else None
+        features = (params.first_value_features if params else None) or health.core_features
+        self.first_value_features = tuple(dict.fromkeys(features))
+        wanted = params.first_value_min_features if params else None
+        self.first_value_min = min(len(self.first_value_features), wanted or 10**9)
+        self.value_features = frozenset(self.first_value_features) | frozenset(health.core_features)
         # A condition on the (continuously growing) urgent ticket age can flip at any time.
         self.reads_urgent_age = any(
             c.metric == "oldest_urgent_ticket_age_hours"

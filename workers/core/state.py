@@ -15,6 +15,7 @@ from typing import Any
 
 from .days import DAY, HOUR, to_dt, to_ts
 from .dedup import SeenIds
+from .engagement import Engagement
 from .usage import UsageAggregates
 from .users import DictUserStore, UserStore
 
@@ -92,6 +93,8 @@ class AccountState:
     renewal_milestones: list[int] = field(default_factory=list)
     tasks: dict[str, TaskState] = field(default_factory=dict)
     pruned_day: int | None = None
+    # CSM touchpoints, success-plan milestones, first value (engagement.py); bounded.
+    engagement: Engagement = field(default_factory=Engagement)
     # Transient (not serialised): the account's per-user records. The shell plugs in its
     # keyed store; a new or decoded state starts with an empty in-memory one.
     users: UserStore = field(default_factory=DictUserStore, compare=False, repr=False)

@@ -4,14 +4,16 @@ collect what was published. Used by the unit tests and handy for back-tests in a
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from config.rules import Rules, build_rules, load_rules
 from events.models import (
     AccountEvent,
+    ActivityEvent,
     AnyInbound,
     HealthScore,
+    MilestoneEvent,
     NpsEvent,
     PlaybookTask,
     TaskFeedback,
@@ -158,6 +160,69 @@ class Sim:
                 reason=reason,  # type: ignore[arg-type]
                 by="ana",
                 source="board",
+            )
+        )
+
+    def activity(
+        self,
+        when: datetime,
+        kind: str = "email",
+        direction: str = "outbound",
+        *,
+        activity_id: str | None = None,
+        in_reply_to: str | None = None,
+        contact_id: str | None = None,
+        scheduled_for: datetime | None = None,
+        csm_id: str = "csm-ana",
+        event_id: str | None = None,
+    ) -> Outcome:
+        """A CSM touchpoint (`outbound`) or the customer's (`inbound`); `activity_id` defaults
+        to the event id."""
+        event_id = event_id or self._id("act")
+        return self.apply(
+            ActivityEvent(
+                event_id=event_id,
+                account_id=self.account_id,
+                occurred_at=when,
+                activity_id=activity_id or event_id,
+                kind=kind,  # type: ignore[arg-type]  (the contract's name for activity_kind)
+                direction=direction,  # type: ignore[arg-type]
+                csm_id=csm_id,
+                contact_id=contact_id,
+                in_reply_to=in_reply_to,
+                scheduled_for=scheduled_for,
+            )
+        )
+
+    def reply(self, when: datetime, to: str | None = None, kind: str = "email") -> Outcome:
+        """The customer's inbound reply, `in_reply_to` the outreach `to` when given."""
+        return self.activity(when, kind, "inbound", in_reply_to=to)
+
+    def milestone(
+        self,
+        when: datetime,
+        milestone_id: str,
+        due: date | datetime,
+        status: str = "planned",
+        *,
+        phase: str = "onboard",
+        plan_id: str = "plan-1",
+        title: str | None = None,
+        owner: str | None = None,
+        event_id: str | None = None,
+    ) -> Outcome:
+        return self.apply(
+            MilestoneEvent(
+                event_id=event_id or self._id("ms"),
+                account_id=self.account_id,
+                occurred_at=when,
+                plan_id=plan_id,
+                milestone_id=milestone_id,
+                title=title or milestone_id.replace("-", " ").capitalize(),
+                phase=phase,
+                owner=owner,
+                due_date=due.date() if isinstance(due, datetime) else due,
+                status=status,  # type: ignore[arg-type]
             )
         )
 

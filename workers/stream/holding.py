@@ -18,14 +18,17 @@ from datetime import datetime
 from events.decode import decode_event
 from events.models import AnyInbound
 
-# At equal event times: facts first (they set the owner and seats the rest is judged by).
+# At equal event times: facts first (they set the owner and seats the rest is judged by), the
+# account's facts before its success plan's.
 TOPIC_RANK = {
     "account-events": 0,
-    "ticket-events": 1,
-    "nps-events": 2,
-    "usage-events": 3,
+    "milestone-events": 1,
+    "ticket-events": 2,
+    "nps-events": 3,
+    "usage-events": 4,
+    "activity-events": 5,
     # people act on tasks the events above raised: at equal times, after them
-    "task-feedback": 4,
+    "task-feedback": 6,
 }
 
 
