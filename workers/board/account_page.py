@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.board.chart import component_series, health_chart, sparkline
-from workers.board.html import band_chip, delta, e, money, section, when
+from workers.board.html import band_chip, delta, e, money, section, when, when_short
 from workers.board.keys import parse_time
 from workers.board.store import Account, BoardStore
 from workers.board.widgets import View, task_table
@@ -119,7 +119,7 @@ def _signals(data: dict[str, Any]) -> str:
     tickets = "".join(
         f"<tr><td>{e(t['id'])}</td><td>{e(t.get('st'))}</td><td>{e(t.get('pr'))}</td>"
         f"<td>{e(t.get('su') or '')}</td>"
-        f'<td class="muted small">{e(when(parse_time(t.get("at"))))}</td></tr>'
+        f'<td class="muted small">{e(when_short(parse_time(t.get("at"))))}</td></tr>'
         for t in data["tickets"][:8]
     )
     usage = [(t, v * 100) for t, v in component_series(history, "usage")]
@@ -148,6 +148,18 @@ def _signals(data: dict[str, Any]) -> str:
     )
 
 
+def _feedback_words(fb: dict[str, Any]) -> str:
+    source = fb.get("source") or "?"
+    text = f"by {e(fb.get('by') or 'someone')} via {e(source)}"
+    if fb.get("until"):
+        text += f", until {e(when(parse_time(fb['until'])))}"
+    if fb.get("reason"):
+        text += f" ({e(fb['reason'])})"
+    if fb.get("note"):
+        text += f': “{e(fb["note"])}”'
+    return text
+
+
 def _nps_kind(score: int) -> str:
     return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
@@ -157,13 +169,20 @@ def _history(entries: list[dict[str, Any]]) -> str:
         return '<h2>Task history</h2><p class="empty">No tasks yet.</p>'
     rows = []
     for t in entries[:60]:
-        feedback = t.get("fb") or {}
-        who = f" — {e(feedback.get('action'))} by {e(feedback.get('by'))}" if feedback else ""
+        person = t.get("feedback")
+        if person:
+            reason = _feedback_words(person)
+            rows.append(
+                f'<tr class="hist-feedback"><td class="muted small">'
+                f'{e(when(parse_time(t.get("at"))))}</td><td><i>{e(t.get("a"))}</i></td>'
+                f'<td>{e(t.get("pb"))}</td><td></td><td>{reason}</td></tr>'
+            )
+            continue
         rows.append(
             f'<tr class="hist-{e(t.get("a"))}"><td class="muted small">'
             f'{e(when(parse_time(t.get("at"))))}</td><td><b>{e(t.get("a"))}</b></td>'
             f'<td>{e(t.get("pb"))}</td><td>{e(t.get("pr"))}</td>'
-            f'<td>{e(t.get("r"))}{who}</td></tr>'
+            f'<td>{e(t.get("r"))}</td></tr>'
         )
     return (
         '<h2>Task history</h2><table class="history"><thead><tr><th>When</th><th>Action</th>'

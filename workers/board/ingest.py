@@ -166,7 +166,8 @@ class Ingester:
             name: msg.get(name)
             for name in ("event_id", "action", "by", "source", "until", "reason", "note")
         }
-        entry["at"] = at.isoformat()
+        # As published, so the entry the board wrote when it sent this is the same member.
+        entry["at"] = msg["occurred_at"]
         key = self.keys.feedback(str(msg["task_id"]))
         pipe.zadd(key, {_dump(entry): at.timestamp()})
         pipe.zremrangebyrank(key, 0, -(k.FEEDBACK_KEPT + 1))

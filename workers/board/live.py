@@ -113,6 +113,8 @@ async def _stream(
         if not result:
             await response.write(b": ping\n\n")
             continue
+        # The page re-reads what it shows right after this: no cached view from before it.
+        ctx.store.invalidate()
         for key, entries in result:
             for entry_id, fields in entries:
                 streams[key] = entry_id

@@ -234,7 +234,7 @@ def _risk(data: dict[str, Any]) -> str:
     risk = data["risk"]
     if not weeks or not risk:
         return '<h2>Risk tasks per week</h2><p class="empty">No risk tasks opened yet.</p>'
-    head = "".join(f"<th>{e(w[5:])}</th>" for w in weeks)
+    head = "".join(f'<th class="num">{e(w[5:])}</th>' for w in weeks)
     rows = []
     for playbook in sorted(risk, key=lambda p: -sum(risk[p].values())):
         cells = "".join(f'<td class="num">{risk[playbook][w] or ""}</td>' for w in weeks)
@@ -245,7 +245,8 @@ def _risk(data: dict[str, Any]) -> str:
         "<h2>Risk tasks per week and playbook</h2>"
         '<p class="muted small">Tasks opened, by the week (Monday, event time) they were opened; '
         "calendar playbooks (renewal, QBR, expansion) are not risk.</p>"
-        f'<table class="risk"><thead><tr><th>Playbook</th>{head}<th>Total</th></tr></thead>'
+        f'<table class="risk"><thead><tr><th>Playbook</th>{head}<th class="num">Total</th>'
+        "</tr></thead>"
         f'<tbody>{"".join(rows)}<tr class="total"><td>All</td>{totals}<td></td></tr></tbody>'
         "</table>"
     )

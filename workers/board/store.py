@@ -213,7 +213,14 @@ class BoardStore:
         for task_id in task_ids:
             pipe.zrange(self.keys.feedback(task_id), 0, -1)
         values = await pipe.execute() if task_ids else []
-        return {t: [json.loads(v) for v in vals] for t, vals in zip(task_ids, values, strict=True)}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for task_id, texts in zip(task_ids, values, strict=True):
+            seen: dict[str, dict[str, Any]] = {}
+            for text in texts:  # oldest first; one per event_id
+                entry = json.loads(text)
+                seen[str(entry.get("event_id") or text)] = entry
+            out[task_id] = list(seen.values())
+        return out
 
     async def add_feedback(self, task_id: str, entry: dict[str, Any], at: datetime) -> None:
         """Show feedback at once (the ingester writes the same entry when it reads it back)."""
@@ -240,12 +247,23 @@ class BoardStore:
             missing = json.loads(health.get("components_missing") or "[]")
         except ValueError:
             components, missing = {}, []
+        task_history = [json.loads(t) for t in tasks]
+        # What people did with the tasks (from any source), between the tasks' own actions.
+        ids = sorted({t["id"] for t in task_history})
+        by_task = {t["id"]: t for t in task_history}
+        for task_id, entries in (await self.feedback_for(ids)).items():
+            for fb in entries:
+                task_history.append({
+                    "id": task_id, "a": fb.get("action"), "pb": by_task[task_id].get("pb"),
+                    "pr": "", "at": fb.get("at"), "feedback": fb,
+                })
+        task_history.sort(key=lambda t: t.get("at") or "", reverse=True)
         return {
             "health": health,
             "components": components,
             "missing": missing,
             "history": [json.loads(p) for p in history],
-            "task_history": [json.loads(t) for t in reversed(tasks)],
+            "task_history": task_history,
             "tickets": [json.loads(t) for t in reversed(tickets)],
             "nps": [json.loads(n) for n in reversed(nps)],
         }

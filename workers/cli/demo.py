@@ -22,10 +22,15 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--weeks", type=int, default=8, help="weeks of history (default 8)")
     parser.add_argument("--quiet", action="store_true", help="show only progress and the summary")
+    parser.add_argument(
+        "--board",
+        action="store_true",
+        help="after the replay keep everything running and open the CSM board (until Ctrl-C)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from workers.local.demo import run_demo
 
-    return run_demo(accounts=args.accounts, weeks=args.weeks, quiet=args.quiet)
+    return run_demo(accounts=args.accounts, weeks=args.weeks, quiet=args.quiet, board=args.board)

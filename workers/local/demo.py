@@ -109,7 +109,7 @@ def _last_metrics(bootstrap: str) -> dict[str, Any] | None:
     return latest
 
 
-def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
+def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False, board: bool = False) -> int:
     console = Console(highlight=False)
     broker = EmbeddedBroker()
     store = EmbeddedRedis()
@@ -161,6 +161,10 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False) -> int:
                 return 1
             _summary(console, store.url, settings, tasks, broker.bootstrap)
             console.print(f"[bold]Done in {time.monotonic() - started:.0f}s.[/]")
+            if board:  # the CSM board over the running system, until Ctrl-C
+                from workers.local.demo_board import serve_board
+
+                return serve_board(console, env, worker)
             playbooks = {t["playbook"] for t in tasks}
             return 0 if len(playbooks) >= 2 else 1
         except KeyboardInterrupt:
