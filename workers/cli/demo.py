@@ -27,10 +27,22 @@ def register(sub: Any) -> None:
         action="store_true",
         help="after the replay keep everything running and open the CSM board (until Ctrl-C)",
     )
+    parser.add_argument(
+        "--notify-webhook",
+        action="store_true",
+        help="also run `cs-signals notify webhook` against a local receiver and print what it "
+        "delivered (signed POSTs, signatures checked)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from workers.local.demo import run_demo
 
-    return run_demo(accounts=args.accounts, weeks=args.weeks, quiet=args.quiet, board=args.board)
+    return run_demo(
+        accounts=args.accounts,
+        weeks=args.weeks,
+        quiet=args.quiet,
+        board=args.board,
+        notify_webhook=args.notify_webhook,
+    )

@@ -109,11 +109,18 @@ def _last_metrics(bootstrap: str) -> dict[str, Any] | None:
     return latest
 
 
-def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False, board: bool = False) -> int:
+def run_demo(
+    accounts: int = 120,
+    weeks: int = 8,
+    quiet: bool = False,
+    board: bool = False,
+    notify_webhook: bool = False,
+) -> int:
     console = Console(highlight=False)
     broker = EmbeddedBroker()
     store = EmbeddedRedis()
     worker: subprocess.Popen[bytes] | None = None
+    notifier: Any = None  # --notify-webhook: workers/local/demo_notify.py
     stop = threading.Event()
     log_file = Path(tempfile.mkstemp(prefix="cs-signals-demo-worker-", suffix=".log")[1])
     data_dir = Path(tempfile.mkdtemp(prefix="cs-signals-demo-state-"))
@@ -140,6 +147,14 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False, board: bo
                 f"[green]✓[/] worker started (pid {worker.pid}, log {log_file}, "
                 f"Prometheus metrics http://127.0.0.1:{metrics_port}/metrics)"
             )
+            if notify_webhook:
+                from workers.local.demo_notify import DemoNotifier
+
+                notifier = DemoNotifier(env).start()
+                console.print(
+                    f"[green]✓[/] webhook notifier started (cs-signals notify webhook "
+                    f"{notifier.receiver.url}, log {notifier.log_file})"
+                )
 
             events = generate_sample(accounts=accounts, weeks=weeks)
             sample_accounts = len({e["account_id"] for e in events})
@@ -160,6 +175,10 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False, board: bo
             if tasks is None:
                 return 1
             _summary(console, store.url, settings, tasks, broker.bootstrap)
+            if notifier is not None:
+                with console.status("Waiting for the notifier to deliver every task action…"):
+                    notifier.wait_caught_up(broker.bootstrap)
+                notifier.print_report(console)
             console.print(f"[bold]Done in {time.monotonic() - started:.0f}s.[/]")
             if board:  # the CSM board over the running system, until Ctrl-C
                 from workers.local.demo_board import serve_board
@@ -172,6 +191,8 @@ def run_demo(accounts: int = 120, weeks: int = 8, quiet: bool = False, board: bo
             return 130
         finally:
             stop.set()
+            if notifier is not None:
+                notifier.stop()
             stop_process(worker)
             store.stop()
             broker.stop()

@@ -177,11 +177,11 @@ class DemoNotifier:
             f"log {self.log_file}"
         )
         table = Table(title=f"First {min(shown, len(delivered))} deliveries", title_justify="left")
-        for column in ("idempotency key", "playbook", "account", "priority", "signature"):
+        for column in ("action", "playbook", "account", "priority", "signature"):
             table.add_column(column)
         for d in delivered[:shown]:
             table.add_row(
-                d.idempotency_key,
+                d.action,
                 d.playbook,
                 d.account_id,
                 d.priority,
