@@ -258,6 +258,57 @@ def ticket_event(
     }
 
 
+def activity_event(
+    account: str,
+    when: str,
+    kind: str = "email",
+    direction: str = "outbound",
+    *,
+    activity_id: str | None = None,
+    csm_id: str = "csm-ana",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A CSM touchpoint (activity-events); extra: contact_id, in_reply_to, scheduled_for."""
+    event_id = _event_id("act")
+    return {
+        "event_id": event_id,
+        "account_id": account,
+        "occurred_at": when,
+        "activity_id": activity_id or event_id,
+        "kind": kind,
+        "direction": direction,
+        "csm_id": csm_id,
+        **extra,
+    }
+
+
+def milestone_event(
+    account: str,
+    when: str,
+    milestone_id: str,
+    due_date: str,
+    status: str = "planned",
+    *,
+    phase: str = "onboard",
+    plan_id: str = "plan-1",
+    title: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A success-plan milestone (milestone-events); extra: owner."""
+    return {
+        "event_id": _event_id("ms"),
+        "account_id": account,
+        "occurred_at": when,
+        "plan_id": plan_id,
+        "milestone_id": milestone_id,
+        "title": title or milestone_id,
+        "phase": phase,
+        "due_date": due_date,
+        "status": status,
+        **extra,
+    }
+
+
 def daily_usage(account: str, first_day: int, days: int, users: int) -> list[dict[str, Any]]:
     return [
         usage_event(account, f"user-{u}", ts(first_day + d, 10))
@@ -271,7 +322,15 @@ def wait_consumed(ns: Namespace, timeout: float = 45.0) -> None:
     from workers.stream.kafka_io import group_progress
 
     topics = [
-        ns.topic(name) for name in ("usage-events", "ticket-events", "nps-events", "account-events")
+        ns.topic(name)
+        for name in (
+            "usage-events",
+            "ticket-events",
+            "nps-events",
+            "account-events",
+            "activity-events",
+            "milestone-events",
+        )
     ]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -40,7 +40,7 @@ from config.rules import Rules
 from config.security import aiokafka_options, faust_credentials, redis_options
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
-from events.models import INBOUND_TOPICS, DeadLetter, PlaybookTask, TaskFeedback
+from events.models import INBOUND_TOPICS, ActivityEvent, DeadLetter, PlaybookTask, TaskFeedback
 from workers.core.codec import decode_state, encode_state
 from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
@@ -49,6 +49,7 @@ from workers.stream.broker_quirks import limit_fetch_wait
 from workers.stream.cache import AccountCache, CachedAccount
 from workers.stream.changelog import changelog_topic, write_changes
 from workers.stream.clock import FACT_TOPICS
+from workers.stream.csm_load import count_load, touch_of
 from workers.stream.faults import FaultInjector
 from workers.stream.holding import HeldEvent, hold, release
 from workers.stream.ops_metrics import WorkerMetrics
@@ -411,6 +412,8 @@ class SignalWorker:
         if isinstance(model, TaskFeedback):
             kind = f"dismissed:{model.reason}" if model.action == "dismissed" else model.action
             self.metrics.feedback[model.playbook][kind] += 1
+        elif isinstance(model, ActivityEvent) and (touch := touch_of(model)) is not None:
+            output.touches.append(touch)  # the CSM load view
         output.add(state, outcome, held.produced_at)
 
     def _internal_error(self, held: HeldEvent, output: BatchOutput) -> None:
@@ -559,6 +562,7 @@ class SignalWorker:
                 reason=task.reason,
             )
         self.metrics.health_scores_out += len(output.health)
+        count_load(self.metrics.csm_load, output.touches, (task for task, _ in output.tasks))
         # The view is derived from the topics: written after the commit, in commit order.
         self.view_writer.submit(output)
 

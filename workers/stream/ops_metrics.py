@@ -49,6 +49,9 @@ class WorkerMetrics:
     recoveries: int = 0
     recovery_seconds: float = 0.0
     recovered_records: int = 0
+    # CSM load (csm_load.py): csm -> ISO week -> touchpoints / touch:<kind> / inbound /
+    # tasks_opened / tasks_resolved, this worker's share, each CSM's latest weeks
+    csm_load: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     _latencies_ms: list[float] = field(default_factory=list)
 
     def observe_latency(self, millis: float) -> None:
@@ -91,6 +94,10 @@ class WorkerMetrics:
             "redis_write_failures": self.redis_write_failures,
             "late_events": self.late_events,
             "feedback": {pb: dict(sorted(c.items())) for pb, c in sorted(self.feedback.items())},
+            "csm_load": {
+                csm: {week: dict(sorted(c.items())) for week, c in sorted(weeks.items())}
+                for csm, weeks in sorted(self.csm_load.items())
+            },
             "forced_releases": self.forced_releases,
             "batch_retries": self.batch_retries,
             "state": {

@@ -9,6 +9,7 @@ from typing import Any
 
 from events.models import HealthScore, PlaybookTask
 from workers.core.engine import AccountState, Outcome
+from workers.stream.csm_load import Touch
 
 # faust's Producer.send(topic, key, value, partition, timestamp, headers) -> delivery future
 Send = Callable[..., Awaitable[Awaitable[Any]]]
@@ -24,6 +25,7 @@ class BatchOutput:
     health: list[HealthScore] = field(default_factory=list)
     tasks: list[tuple[PlaybookTask, float | None]] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # for the Redis view
+    touches: list[Touch] = field(default_factory=list)  # CSM touchpoints, for the load view
     touched: set[str] = field(default_factory=set)  # accounts whose state may have changed
     partitions: set[int] = field(default_factory=set)  # partitions with pending changes
 

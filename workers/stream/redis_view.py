@@ -8,6 +8,7 @@ Key layout (prefix defaults to `cs:<CS_APP_ID>:`), documented in the README:
 - `<p>feed:<csm_id>`        stream: one entry per task action for that CSM's accounts
                             (`feed:_unassigned` when the account has no CSM yet)
 - `<p>workers:<worker_id>`  hash: the worker's latest ops-metrics snapshot (JSON), 2-minute TTL
+- `<p>csm:...`              the CSM load view (csm_load.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from events.models import HealthScore, PlaybookTask
+from workers.stream.csm_load import MOVE_SCRIPT, LoadKeys, Touch, add_load, move_account, move_task
 
 UNASSIGNED_FEED = "_unassigned"
 
@@ -42,6 +44,8 @@ class RedisView:
         self.client = client
         self.prefix = prefix
         self.feed_maxlen = feed_maxlen
+        self.load_keys = LoadKeys(prefix)
+        self._move = client.register_script(MOVE_SCRIPT)
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -50,10 +54,15 @@ class RedisView:
         self,
         health: Iterable[tuple[HealthScore, dict[str, Any]]],
         tasks: Iterable[PlaybookTask],
+        touches: Iterable[Touch] = (),
     ) -> None:
         """Apply one batch's outputs in a single round trip (a non-transactional pipeline)."""
         pipe = self.client.pipeline(transaction=False)
         ranking: dict[str, float] = {}
+        health = list(health)
+        tasks = list(tasks)
+        books = [(score.account_id, facts) for score, facts in health]
+        await add_load(pipe, self._move, self.load_keys, touches, tasks, books)
         for score, facts in health:
             pipe.hset(self.key("health", score.account_id), mapping=health_fields(score, facts))
             ranking[score.account_id] = score.score
@@ -96,8 +105,11 @@ class RedisView:
             if fields:
                 pipe.hset(self.key("health", account_id), mapping=fields)
                 ranking[account_id] = float(fields["score"])
+                await move_account(pipe, self._move, self.load_keys, account_id, fields)
             for task_id, body in (record.get("t") or {}).items():
                 pipe.hset(self.key("tasks", "open"), task_id, body)
+                owner = _owner_of(body)
+                await move_task(pipe, self._move, self.load_keys, task_id, owner, True)
         if ranking:
             pipe.zadd(self.key("health", "ranking"), ranking)
         if len(pipe):
@@ -118,7 +130,11 @@ class RedisView:
     async def drop_open_tasks(self, task_ids: Iterable[str]) -> None:
         ids = list(task_ids)
         if ids:
-            await self.client.hdel(self.key("tasks", "open"), *ids)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.key("tasks", "open"), *ids)
+            for task_id in ids:
+                await move_task(pipe, self._move, self.load_keys, task_id, None, False)
+            await pipe.execute()
 
     async def mark_alive(self, sentinel: str) -> bool:
         """Set the sentinel key; False when it was missing (Redis restarted without data, or
@@ -131,3 +147,12 @@ class RedisView:
         pipe.hset(key, mapping={"metrics": json.dumps(snapshot)})
         pipe.expire(key, 120)
         await pipe.execute()
+
+
+def _owner_of(body: str | bytes) -> str:
+    from workers.stream.csm_load import UNASSIGNED
+
+    try:
+        return json.loads(body).get("owner_id") or UNASSIGNED
+    except (ValueError, AttributeError):
+        return UNASSIGNED
