@@ -88,7 +88,7 @@ class BoardProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"board exited {self.proc.returncode}:\n{self.log()}")
             try:
-                if Http(self).get("/login").status == 200:
+                if Http(self).get("/login").status in (200, 303):  # 303: behind a proxy
                     return self
             except OSError:
                 pass

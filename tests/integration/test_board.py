@@ -280,10 +280,41 @@ def test_cross_site_posts_are_refused(stack: Stack) -> None:
         assert name in page.headers
 
 
-def _an_open_task(ns: Namespace) -> str:
+def _an_open_task(ns: Namespace, owner: str | None = None) -> str:
     import json
 
-    raw = ns.redis().hgetall(ns.redis_prefix + "tasks:open")
-    assert raw, "the seed raised no task"
-    return json.loads(next(iter(raw.values())))["task_id"]
+    tasks = [json.loads(v) for v in ns.redis().hgetall(ns.redis_prefix + "tasks:open").values()]
+    mine = [t for t in tasks if owner is None or t["owner_id"] == owner]
+    assert mine, f"the seed raised no task for {owner}"
+    return str(mine[0]["task_id"])
 
+
+
+def test_identity_from_a_trusted_proxy_header(stack: Stack, tmp_path: Any) -> None:
+    users = tmp_path / "users.yaml"
+    users.write_text("users:\n  ana: {role: csm, csm_id: csm-ana}\n  lena: {role: lead}\n")
+    proxied = BoardProcess(stack.ns, users, "--trusted-header", "X-Remote-User")
+    try:
+        proxied.start()
+        client = Http(proxied)
+        assert client.get("/").status == 401  # no header: nobody
+        assert client.get("/", headers={"X-Remote-User": "mallory"}).status == 401
+        page = client.get("/", headers={"X-Remote-User": "ana"})
+        assert page.status == 200 and "acc-northwind" in page.body
+        assert "acc-umbrella" not in page.body
+        assert "cs_board_session" in client.cookies and 'action="/logout"' not in page.body
+        token = csrf_of(page.body)
+        task_id = _an_open_task(stack.ns, "csm-ana")
+        action = {"action": "acknowledged", "csrf": token, "next": "/"}
+        headers = {"X-Remote-User": "ana", "Origin": proxied.url}
+        # Ana's token is no good once the proxy says someone else is there.
+        swapped = client.post(f"/tasks/{task_id}/feedback", action,
+                              headers={**headers, "X-Remote-User": "lena"})
+        assert swapped.status == 403
+        client.get("/", headers={"X-Remote-User": "ana"})  # Ana's session again
+        token = csrf_of(client.get("/", headers={"X-Remote-User": "ana"}).body)
+        reply = client.post(f"/tasks/{task_id}/feedback", {**action, "csrf": token},
+                            headers=headers)
+        assert reply.status == 303 and "notice=acknowledged" in reply.headers["location"]
+    finally:
+        proxied.stop()

@@ -26,8 +26,11 @@ def _y(score: float) -> float:
 
 def health_chart(points: list[dict[str, Any]], now: datetime | None = None) -> str:
     """`points`: the board's history entries (t, s, b), oldest first."""
-    series = [(parse_time(p.get("t")), float(p["s"]), p.get("b", "")) for p in points]
-    series = [(t, s, b) for t, s, b in series if t is not None]
+    series: list[tuple[datetime, float, str]] = []
+    for point in points:
+        moment = parse_time(point.get("t"))
+        if moment is not None:
+            series.append((moment, float(point["s"]), str(point.get("b", ""))))
     inner = WIDTH - LEFT - RIGHT
     parts = [
         f'<svg class="chart" id="health-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

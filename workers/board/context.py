@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ class BoardContext:
     publisher: FeedbackPublisher | None
     log: Any
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # The open event streams (workers/board/live.py), ended when the server stops.
+    streams: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 CONTEXT = web.AppKey("board_context", BoardContext)

@@ -228,7 +228,7 @@ class Ingester:
             )
 
     async def _trim_weeks(self) -> None:
-        old = await self.redis.zrange(self.keys.weeks, 0, -(k.WEEKS_KEPT + 1))
+        old = [str(w) for w in await self.redis.zrange(self.keys.weeks, 0, -(k.WEEKS_KEPT + 1))]
         if old:
             names = [self.keys.week(w) for w in old] + [self.keys.late(w) for w in old]
             await self.redis.delete(*names)

@@ -23,7 +23,6 @@ from workers.board.context import CONTEXT, BoardContext
 BLOCK_MS = 10_000
 FEED_RESCAN_SECONDS = 10.0
 LOOKBACK_MS = 600_000
-SSE_TASKS = web.AppKey("board_sse_tasks", set)
 
 
 async def redis_millis(ctx: BoardContext) -> int:
@@ -84,7 +83,7 @@ async def live_handler(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     current = asyncio.current_task()
-    tasks = request.app[SSE_TASKS]
+    tasks = ctx.streams
     if current is not None:
         tasks.add(current)
     try:
@@ -109,7 +108,11 @@ async def _stream(
             rescanned = time.monotonic()
             for key in await ctx.store.feed_keys(user):
                 streams.setdefault(key, start)
-        result = await ctx.redis.xread(streams, count=200, block=BLOCK_MS)
+        result: Any = await ctx.redis.xread(
+            streams,  # type: ignore[arg-type]  # redis-py's annotation is invariant
+            count=200,
+            block=BLOCK_MS,
+        )
         if not result:
             await response.write(b": ping\n\n")
             continue
@@ -129,5 +132,5 @@ async def _stream(
 
 async def cancel_streams(app: web.Application) -> None:
     """on_shutdown: end the open event streams so the server can stop."""
-    for task in list(app[SSE_TASKS]):
+    for task in list(app[CONTEXT].streams):
         task.cancel()

@@ -15,7 +15,7 @@ from workers.board.context import CONTEXT, BoardContext
 from workers.board.feedback import FeedbackError, build_feedback
 from workers.board.html import e, layout, message_page
 from workers.board.keys import parse_time
-from workers.board.live import SSE_TASKS, cancel_streams, live_handler, redis_millis
+from workers.board.live import cancel_streams, live_handler, redis_millis
 from workers.board.pages import (
     BOOK_SECTIONS,
     TEAM_SECTIONS,
@@ -284,7 +284,6 @@ def build_app(ctx: BoardContext) -> web.Application:
     app = web.Application(middlewares=[headers_middleware, session_middleware],
                           client_max_size=64 * 1024)
     app[CONTEXT] = ctx
-    app[SSE_TASKS] = set()
     app.on_shutdown.append(cancel_streams)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)

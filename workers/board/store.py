@@ -122,7 +122,7 @@ class BoardStore:
         return list(await self._cached("accounts", 1.5, self._load_accounts))
 
     async def _load_accounts(self) -> list[Account]:
-        ids = await self.redis.zrange(self.keys.ranking, 0, -1)
+        ids = [str(a) for a in await self.redis.zrange(self.keys.ranking, 0, -1)]
         pipe = self.redis.pipeline(transaction=False)
         for account in ids:
             pipe.hmget(self.keys.health(account), list(_HEALTH_FIELDS))
@@ -302,7 +302,8 @@ class BoardStore:
                 if not task.handled:
                     per[owner]["breaching"] += 1
                     breaches.append(task)
-        week_names = list(reversed(await self.redis.zrange(self.keys.weeks, -weeks, -1)))
+        newest = [str(w) for w in await self.redis.zrange(self.keys.weeks, -weeks, -1)]
+        week_names = list(reversed(newest))
         pipe = self.redis.pipeline(transaction=False)
         for week in week_names:
             pipe.hvals(self.keys.week(week))
