@@ -135,6 +135,11 @@ def test_an_unanswered_outreach_raises_customer_unresponsive_and_the_reply_resol
     # A health score with the account's facts puts it in the CSM's book.
     assert _wait_redis(lambda: r.smembers(f"{p}csm:csm-ana:accounts:mid_market")) == {account}
 
+    # The book is rebalanced: the account follows its new CSM (no score change needed).
+    produce_in_order(ns, [("account-events", [account_event(account, ts(9, 16), csm_id="csm-bo")])])
+    assert _wait_redis(lambda: r.smembers(f"{p}csm:csm-bo:accounts:mid_market")) == {account}
+    assert not r.smembers(f"{p}csm:csm-ana:accounts:mid_market")
+
     def load_in_metrics() -> dict:
         snapshot = worker.metrics() or {}
         return (snapshot.get("csm_load") or {}).get("csm-ana", {})

@@ -40,7 +40,14 @@ from config.rules import Rules
 from config.security import aiokafka_options, faust_credentials, redis_options
 from config.settings import Settings
 from events.decode import DecodeError, decode_event, make_dead_letter
-from events.models import INBOUND_TOPICS, ActivityEvent, DeadLetter, PlaybookTask, TaskFeedback
+from events.models import (
+    INBOUND_TOPICS,
+    AccountEvent,
+    ActivityEvent,
+    DeadLetter,
+    PlaybookTask,
+    TaskFeedback,
+)
 from workers.core.codec import decode_state, encode_state
 from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
@@ -414,6 +421,8 @@ class SignalWorker:
             self.metrics.feedback[model.playbook][kind] += 1
         elif isinstance(model, ActivityEvent) and (touch := touch_of(model)) is not None:
             output.touches.append(touch)  # the CSM load view
+        elif isinstance(model, AccountEvent):
+            output.books[model.account_id] = state.facts  # the CSM load view: its owner
         output.add(state, outcome, held.produced_at)
 
     def _internal_error(self, held: HeldEvent, output: BatchOutput) -> None:

@@ -26,6 +26,8 @@ class BatchOutput:
     tasks: list[tuple[PlaybookTask, float | None]] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # for the Redis view
     touches: list[Touch] = field(default_factory=list)  # CSM touchpoints, for the load view
+    # Accounts whose facts an account event set (owner, segment), for the load view.
+    books: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)  # accounts whose state may have changed
     partitions: set[int] = field(default_factory=set)  # partitions with pending changes
 

@@ -55,14 +55,18 @@ class RedisView:
         health: Iterable[tuple[HealthScore, dict[str, Any]]],
         tasks: Iterable[PlaybookTask],
         touches: Iterable[Touch] = (),
+        books: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Apply one batch's outputs in a single round trip (a non-transactional pipeline)."""
+        """Apply one batch's outputs in a single round trip (a non-transactional pipeline).
+
+        `touches` and `books` (accounts whose facts changed) feed the CSM load view."""
         pipe = self.client.pipeline(transaction=False)
         ranking: dict[str, float] = {}
         health = list(health)
         tasks = list(tasks)
-        books = [(score.account_id, facts) for score, facts in health]
-        await add_load(pipe, self._move, self.load_keys, touches, tasks, books)
+        owners = dict(books or {})
+        owners.update((score.account_id, facts) for score, facts in health)
+        await add_load(pipe, self._move, self.load_keys, touches, tasks, sorted(owners.items()))
         for score, facts in health:
             pipe.hset(self.key("health", score.account_id), mapping=health_fields(score, facts))
             ranking[score.account_id] = score.score

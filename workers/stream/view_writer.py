@@ -81,7 +81,7 @@ class ViewWriter:
         return self._view
 
     def submit(self, output: BatchOutput) -> None:
-        if output.tasks or output.health or output.touches:
+        if output.tasks or output.health or output.touches or output.books:
             self._enqueue(output)
 
     def _enqueue(self, job: BatchOutput | _Repair) -> None:
@@ -101,7 +101,9 @@ class ViewWriter:
         health = [(score, output.facts.get(score.account_id, {})) for score in output.health]
         for attempt in range(3):
             try:
-                await self.view.write(health, [task for task, _ in output.tasks], output.touches)
+                await self.view.write(
+                    health, [task for task, _ in output.tasks], output.touches, output.books
+                )
                 return
             except Exception as exc:
                 self._log.warning("redis_write_failed", attempt=attempt + 1, error=str(exc))
