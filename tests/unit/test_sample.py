@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from events.models import AccountEvent, NpsEvent, TicketEvent, UsageEvent
+from events.models import (
+    AccountEvent,
+    ActivityEvent,
+    MilestoneEvent,
+    NpsEvent,
+    TicketEvent,
+    UsageEvent,
+)
 from workers.local.sample import (
     ARCHETYPES,
     CORE_FEATURES,
@@ -33,6 +40,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "ticket": TicketEvent,
     "nps": NpsEvent,
     "account": AccountEvent,
+    "activity": ActivityEvent,
+    "milestone": MilestoneEvent,
 }
 DAY = 86_400
 START = date(2026, 8, 31)
@@ -64,6 +73,8 @@ class Book:
         default_factory=lambda: defaultdict(list)
     )
     nps: list[tuple[int, int]] = field(default_factory=list)
+    activities: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    milestones: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     last_sec: int = 0
     last_usage_day: int = -1
 
@@ -119,6 +130,10 @@ def build_books(events: list[dict[str, Any]]) -> dict[str, Book]:
             book.last_usage_day = max(book.last_usage_day, d)
         elif kind == "ticket":
             book.tickets[e["ticket_id"]].append((sec, e["status"], e["priority"]))
+        elif kind == "activity":
+            book.activities.append((sec, e))
+        elif kind == "milestone":
+            book.milestones.append((sec, e))
         else:
             book.nps.append((sec, e["score"]))
     return books
@@ -138,12 +153,15 @@ def reference_score(book: Book, day: int) -> float:
     if seats:
         points["usage"] = _points(len(book.active(day - 6, day)) / seats, 0.5, 0.25)
     points["adoption"] = _points(len(book.core_used(day - 29, day)) / len(CORE_FEATURES), 0.7, 0.4)
-    champion = book.fact("champion_user_id", t)
-    seen = [s for s in book.user_secs.get(champion, []) if s < t]
-    if seen:
-        points["engagement"] = _points((t - max(seen)) // DAY, 7, 14, higher_is_better=False)
+    if any(sec < t for sec, _ in book.activities):
+        points["engagement"] = responsiveness_points(book, t)
     else:
-        points["engagement"] = 1
+        champion = book.fact("champion_user_id", t)
+        seen = [s for s in book.user_secs.get(champion, []) if s < t]
+        if seen:
+            points["engagement"] = _points((t - max(seen)) // DAY, 7, 14, higher_is_better=False)
+        else:
+            points["engagement"] = 1
     responses = [score for sec, score in book.nps if t - 180 * DAY <= sec < t]
     if responses:
         points["satisfaction"] = _points(responses[-1], 8, 6)
@@ -160,6 +178,68 @@ def reference_score(book: Book, day: int) -> float:
     points["support"] = 1 if escalations or open_high > 5 else 3 if open_high > 2 else 5
     weight = sum(WEIGHTS[c] for c in points)
     return 20 * sum(WEIGHTS[c] * p for c, p in points.items()) / weight
+
+
+QBR_EVERY = {"enterprise": 90, "mid_market": 180}
+
+
+def responsiveness_points(book: Book, t: int) -> int:
+    """DOMAIN.md's engagement with activity data, at time t: critical when an outreach (an
+    outbound email or call) has waited 7+ days; at risk when one has waited 2+ days, when
+    fewer than 75% of the replies of the last 90 days came within 48 h, or when the QBR is
+    past due and not booked; else good."""
+    waiting: list[tuple[int, str]] = []
+    latencies: list[tuple[int, int]] = []
+    held: list[int] = []
+    booked: tuple[int, int] | None = None  # (booked at, day booked for)
+    first = min(sec for sec, _ in book.activities)
+    for sec, a in book.activities:
+        if sec >= t:
+            break
+        if a.get("scheduled_for") and _secs(a["scheduled_for"], _BASE) > sec:
+            booked = (sec, _secs(a["scheduled_for"], _BASE) // DAY)
+            continue
+        if a["kind"] == "note":
+            continue
+        if a["kind"] == "qbr":
+            held.append(sec)
+            if booked is not None and booked[0] <= sec:
+                booked = None
+        if a["direction"] == "outbound":
+            if a["kind"] in ("email", "call"):
+                waiting.append((sec, a["activity_id"]))
+        elif waiting:
+            ids = [w[1] for w in waiting]
+            cut = waiting[ids.index(a["in_reply_to"])][0] if a.get("in_reply_to") in ids else sec
+            answered = [w for w in waiting if w[0] <= cut]
+            if answered:
+                start = cut if a.get("in_reply_to") in ids else answered[0][0]
+                latencies.append((sec, sec - start))
+                waiting = [w for w in waiting if w[0] > cut]
+    if waiting and (t - waiting[0][0]) // DAY >= 7:
+        return 1
+    if waiting and (t - waiting[0][0]) // DAY >= 2:
+        return 3
+    recent = [lat for sec, lat in latencies if sec >= t - 90 * DAY]
+    if recent and sum(1 for lat in recent if lat <= 2 * DAY) / len(recent) < 0.75:
+        return 3
+    segment = book.fact("segment", t)
+    every = QBR_EVERY.get(segment)
+    if every is not None:
+        today = t // DAY if t % DAY else t // DAY - 1  # the evaluation's day
+        if held:
+            due = held[-1] // DAY + every
+        else:
+            contract = (date.fromisoformat(book.fact("contract_start", t)) - START).days
+            cycles = max(1, -(-(first // DAY - contract) // every))
+            due = contract + cycles * every
+        is_booked = booked is not None and today <= booked[1] + 2
+        if due < today and not is_booked:
+            return 3
+    return 5
+
+
+_BASE = datetime.fromisoformat(f"{START.isoformat()}T00:00:00+00:00")
 
 
 def band(score: float) -> str:
@@ -370,8 +450,14 @@ def test_usage_drop_of_30_percent_with_at_least_5_users(books: dict[str, Book]) 
 def test_usage_that_stops_completely(books: dict[str, Book]) -> None:
     for book in of(books, "usage_stops"):
         assert 14 <= book.last_usage_day <= N_DAYS - 14, book.account_id
-        # Nothing of any kind arrives after usage stops (a weekend may come in between).
-        assert book.last_sec < (book.last_usage_day + 3) * DAY, book.account_id
+        # Nothing from the customer arrives after usage stops (a weekend may come in between);
+        # their CSM keeps writing.
+        from_customer = (
+            [sec for sec, a in book.activities if a["direction"] == "inbound"]
+            + [s for steps in book.tickets.values() for s, _, _ in steps]
+            + [s for s, _ in book.nps]
+        )
+        assert max(from_customer, default=0) < (book.last_usage_day + 3) * DAY, book.account_id
 
 
 def test_expansion_candidates(books: dict[str, Book]) -> None:
@@ -507,6 +593,108 @@ def test_troubled_onboarding_starts_at_risk_then_turns_critical(books: dict[str,
         critical = bands.index("critical")
         assert all(b == "critical" for b in bands[critical:]), (book.account_id, bands)
         assert any(score <= 6 for _, score in book.nps), book.account_id
+
+
+# --------------------------------------------------------------------------- engagement
+
+
+def _checkins(book: Book) -> list[int]:
+    kinds = {"meeting", "call", "qbr"} if book.facts[0][1]["segment"] == "enterprise" else None
+    return [
+        sec
+        for sec, a in book.activities
+        if a["direction"] == "outbound"
+        and a["kind"] != "note"
+        and not a.get("scheduled_for")
+        and (kinds is None or a["kind"] in kinds)
+    ]
+
+
+def _longest_wait(book: Book) -> int:
+    """Seconds the longest-unanswered outreach waited (to its reply or the sample's end)."""
+    longest, waiting = 0, []
+    for sec, a in book.activities:
+        if a["direction"] == "outbound" and a["kind"] in ("email", "call"):
+            waiting.append(sec)
+        elif a["direction"] == "inbound" and waiting:
+            longest = max(longest, sec - waiting[0])
+            waiting = []
+    if waiting:
+        longest = max(longest, N_DAYS * DAY - waiting[0])
+    return longest
+
+
+def test_csms_log_touchpoints_for_enterprise_and_mid_market_accounts(
+    books: dict[str, Book],
+) -> None:
+    for book in books.values():
+        segment = book.facts[0][1]["segment"]
+        assert bool(book.activities) == (segment != "smb"), book.account_id
+        ids = set()
+        for sec, a in book.activities:
+            assert a["csm_id"] == book.fact("csm_id", sec), book.account_id
+            if a.get("in_reply_to"):
+                assert a["in_reply_to"] in ids  # a reply to an earlier outreach
+            ids.add(a["activity_id"])
+    kinds = Counter(a["kind"] for b in books.values() for _, a in b.activities)
+    assert set(kinds) == {"email", "call", "meeting", "qbr", "note"}
+
+
+def test_most_accounts_are_on_cadence_and_one_csm_falls_behind(books: dict[str, Book]) -> None:
+    on_cadence = behind = 0
+    for book in books.values():
+        if not book.activities:
+            continue
+        marks = [*_checkins(book), N_DAYS * DAY]
+        gaps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+        late = max(gaps) > 31 * DAY
+        if book.facts[0][1]["csm_id"] == "csm-farid":
+            behind += late
+        elif book.archetype in ("healthy", "expansion", "escalation", "low_adoption"):
+            on_cadence += not late
+            if book.archetype != "healthy":  # one healthy customer goes quiet (below)
+                assert _longest_wait(book) < 2 * DAY, book.account_id
+    assert on_cadence >= 30 and behind >= 8
+
+
+def test_customers_that_stop_answering(books: dict[str, Book]) -> None:
+    silent = {b.account_id for b in books.values() if _longest_wait(b) >= 7 * DAY}
+    stories = of(books, "silent_champion", "silent_champion_returns", "sliding", "usage_stops")
+    assert {b.account_id for b in stories if b.activities} <= silent
+    # ... and one otherwise healthy customer goes quiet for two weeks, then answers.
+    quiet = [b for b in of(books, "healthy") if b.account_id in silent]
+    assert len(quiet) == 1
+    assert quiet[0].activities[-1][0] > 0 and any(
+        a["direction"] == "inbound" for sec, a in quiet[0].activities if sec > 30 * DAY
+    )
+
+
+def test_qbrs_are_booked_before_they_fall_due(books: dict[str, Book]) -> None:
+    booked = [(b, a) for b in books.values() for _, a in b.activities if a.get("scheduled_for")]
+    assert len(booked) >= 15
+    assert all(a["kind"] == "qbr" and b.facts[0][1]["csm_id"] != "csm-farid" for b, a in booked)
+    held = [a for b in books.values() for _, a in b.activities if a["kind"] == "qbr"]
+    assert len(held) > len(booked)  # most bookings were held within the sample
+
+
+def test_success_plans(books: dict[str, Book]) -> None:
+    planned = [b for b in books.values() if b.milestones]
+    assert len(planned) >= 15
+    overdue_onboarding = 0
+    for book in planned:
+        latest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        for sec, m in book.milestones:
+            latest[(m["plan_id"], m["milestone_id"])] = (sec, m)
+        for _sec, m in latest.values():
+            due = (date.fromisoformat(m["due_date"]) - START).days
+            if m["phase"] == "onboard" and m["status"] != "done" and due < N_DAYS - 1:
+                overdue_onboarding += 1
+                assert book.archetype == "troubled_onboarding"
+    # The stalled onboardings' integration milestone stays blocked (or is done late).
+    assert overdue_onboarding >= 2
+    for book in of(books, "troubled_onboarding"):
+        statuses = [m["status"] for _, m in book.milestones if m["milestone_id"] == "integration"]
+        assert "blocked" in statuses
 
 
 # --------------------------------------------------------------------------- API and CLI

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from config.rules import load_rules
 from config.settings import Settings
 from events.models import EVENT_TYPES
 from workers.local.embedded import EmbeddedBroker, EmbeddedRedis, free_port
@@ -321,6 +322,10 @@ def _summary(
     table = Table(title="Tasks per playbook")
     for column in ("playbook", "opened", "updated", "resolved", "open now"):
         table.add_column(column, justify="right" if column != "playbook" else "left")
+    # The whole catalogue, also what the sample did not raise (engagement included).
+    with suppress(Exception):
+        for playbook in load_rules(settings.rules_file).playbooks:
+            per_playbook.setdefault(playbook, Counter())
     for playbook in sorted(per_playbook):
         counts = per_playbook[playbook]
         table.add_row(
@@ -358,6 +363,8 @@ def _summary(
             reason,
         )
     console.print(risk)
+    with suppress(Exception):
+        console.print(_csm_load(client, prefix))
     metrics = _last_metrics(bootstrap)
     if metrics:
         console.print(
@@ -372,6 +379,43 @@ def _summary(
             f"Redis: {client.zcard(f'{prefix}health:ranking')} accounts ranked, "
             f"{client.hlen(f'{prefix}tasks:open')} open tasks, {len(feeds)} CSM alert feeds."
         )
+
+
+# DOMAIN.md: accounts per CSM the playbooks assume (smb accounts are pooled).
+_CAPACITY = {"enterprise": 15, "mid_market": 40}
+
+
+def _csm_load(client: redis.Redis, prefix: str) -> Table:
+    """The CSM load view (workers/stream/csm_load.py): each CSM's book against the 1:15 / 1:40
+    ratios, open tasks, and touchpoints and tasks opened in the latest week."""
+    table = Table(title="CSM load (capacity: 1:15 enterprise, 1:40 mid-market accounts)")
+    for column in ("CSM", "ent", "mid", "smb", "capacity", "open tasks", "week", "touches",
+                   "inbound", "tasks opened"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("CSM", "week") else "right")
+    for csm in sorted(client.smembers(f"{prefix}csm:ids")):
+        book = {
+            seg: client.scard(f"{prefix}csm:{csm}:accounts:{seg}")
+            for seg in ("enterprise", "mid_market", "smb")
+        }
+        used = sum(book[seg] / size for seg, size in _CAPACITY.items())
+        weeks = sorted(k.rsplit(":", 1)[1] for k in client.keys(f"{prefix}csm:{csm}:week:*"))
+        last = client.hgetall(f"{prefix}csm:{csm}:week:{weeks[-1]}") if weeks else {}
+        open_tasks = client.scard(f"{prefix}csm:{csm}:open_tasks")
+        if not (any(book.values()) or weeks or open_tasks):
+            continue  # moved on (an account first seen without its owner)
+        table.add_row(
+            csm,
+            str(book["enterprise"]),
+            str(book["mid_market"]),
+            str(book["smb"]),
+            f"{used:.0%}" + (" over" if used > 1 else ""),
+            str(open_tasks),
+            weeks[-1] if weeks else "-",
+            last.get("touchpoints", "0"),
+            last.get("inbound", "0"),
+            last.get("tasks_opened", "0"),
+        )
+    return table
 
 
 def _weakest_component(view: dict[str, str]) -> str:

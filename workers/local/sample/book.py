@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-_TYPE_RANK = {"account": 0, "ticket": 1, "nps": 2, "usage": 3}
+_TYPE_RANK = {"account": 0, "ticket": 1, "nps": 2, "usage": 3, "milestone": 4, "activity": 5}
 _DAY = 86_400
 
 
@@ -52,15 +52,26 @@ class _Builder:
 
     def add(self, sec: int, kind: str, account: _Account, fields: dict[str, Any]) -> None:
         # Events past the end of the sample (a ticket closing next month) simply have not
-        # happened yet; an account that stopped sends nothing any more.
+        # happened yet; an account that stopped sends nothing any more (its CSM still writes).
         if sec < 0 or sec >= self.end_sec:
             return
-        if account.stop_day is not None and kind != "account" and sec >= account.stop_day * _DAY:
+        if (
+            account.stop_day is not None
+            and sec >= account.stop_day * _DAY
+            and not _from_our_side(kind, fields)
+        ):
             return
         if kind != "account" and sec < account.first_day * _DAY:
             return  # not a customer yet
         self.seq += 1
         self.raw.append((sec, _TYPE_RANK[kind], account.index, self.seq, kind, fields))
+
+
+def _from_our_side(kind: str, fields: dict[str, Any]) -> bool:
+    """Facts, success plans and the CSM's own touchpoints (not the customer's)."""
+    if kind == "activity":
+        return fields.get("direction") == "outbound"
+    return kind in ("account", "milestone")
 
 
 def _work_hour_sec(rng: random.Random, day: int, tz: int) -> int:

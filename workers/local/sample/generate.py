@@ -11,6 +11,7 @@ from typing import Any
 from workers.local.sample.activity import _account_events, _nps, _tickets, _usage
 from workers.local.sample.book import _Account, _Builder
 from workers.local.sample.catalogue import _SEGMENT_CYCLE
+from workers.local.sample.engagement import activities, assign_engagement, success_plan
 from workers.local.sample.stories import (
     _assign_cross_cutting,
     _convert_healthy,
@@ -19,7 +20,14 @@ from workers.local.sample.stories import (
     _shape_story,
 )
 
-_ID_TAG = {"account": "a", "ticket": "t", "nps": "n", "usage": "u"}
+_ID_TAG = {
+    "account": "a",
+    "ticket": "t",
+    "nps": "n",
+    "usage": "u",
+    "activity": "c",
+    "milestone": "m",
+}
 
 
 def generate_sample(
@@ -53,6 +61,7 @@ def generate_sample(
 
     _assign_cross_cutting(rng, accs, n_days)
     _convert_healthy(accs, seed, start, n_days, id_width, names)
+    assign_engagement(random.Random(f"{seed}:engagement"), accs)
     b = _Builder(start, n_days)
     for acc in accs:
         # One child generator per account: a story's randomness does not shift the others.
@@ -62,6 +71,11 @@ def generate_sample(
         _tickets(arng, b, acc)
         _nps(arng, b, acc)
         _usage(arng, b, acc)
+        # Touchpoints and success plans: a generator of their own, so the events above are
+        # exactly what they were before them.
+        erng = random.Random(f"{seed}:{acc.account_id}:engagement")
+        activities(erng, b, acc)
+        success_plan(erng, b, acc)
 
     return _finish(rng, b, accs, start)
 

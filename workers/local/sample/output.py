@@ -57,7 +57,10 @@ def describe_sample(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "events": len(events),
         "unique_event_ids": len(ids),
         "duplicate_deliveries": sum(n - 1 for n in ids.values()),
-        "by_type": {k: by_type.get(k, 0) for k in ("account", "usage", "ticket", "nps")},
+        "by_type": {
+            k: by_type.get(k, 0)
+            for k in ("account", "usage", "ticket", "nps", "activity", "milestone")
+        },
         "accounts": len({e["account_id"] for e in events}),
         "active_users": len(users),
         "by_segment": dict(sorted(Counter(segment.values()).items())),
