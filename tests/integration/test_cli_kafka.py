@@ -52,6 +52,32 @@ def test_produce_publishes_valid_lines_reports_bad_ones_and_tail_shows_tasks(
         ),
         json.dumps({"type": "refund", "event_id": "x", "account_id": "cli-acme"}),
         "",
+        json.dumps(
+            {
+                "type": "activity",
+                "event_id": "c1",
+                "account_id": "cli-acme",
+                "occurred_at": "2026-09-01T11:00:00Z",
+                "activity_id": "call-1",
+                "kind": "call",
+                "direction": "outbound",
+                "csm_id": "csm-ana",
+            }
+        ),
+        json.dumps(
+            {
+                "type": "milestone",
+                "event_id": "m1",
+                "account_id": "cli-acme",
+                "occurred_at": "2026-09-01T11:00:00Z",
+                "plan_id": "plan-1",
+                "milestone_id": "kickoff",
+                "title": "Kickoff",
+                "phase": "onboard",
+                "due_date": "2026-09-05",
+                "status": "planned",
+            }
+        ),
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -59,9 +85,11 @@ def test_produce_publishes_valid_lines_reports_bad_ones_and_tail_shows_tasks(
     result = _cli(ns, "produce", str(path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{path}:2:" in result.stderr and f"{path}:4:" in result.stderr
-    assert "published 2 event(s)" in result.stdout
+    assert "published 4 event(s)" in result.stdout
     assert len(read_topic(ns, "account-events")) == 1
     assert len(read_topic(ns, "nps-events")) == 1
+    assert [e["activity_id"] for e in read_topic(ns, "activity-events")] == ["call-1"]
+    assert [e["milestone_id"] for e in read_topic(ns, "milestone-events")] == ["kickoff"]
 
     wait_for(
         ns, "playbook-tasks", lambda m: tasks_of(m, "cli-acme", "nps_detractor"), workers=[worker]
@@ -70,6 +98,9 @@ def test_produce_publishes_valid_lines_reports_bad_ones_and_tail_shows_tasks(
     assert tail.returncode == 0, tail.stderr
     line = next(row for row in tail.stdout.splitlines() if "nps_detractor" in row)
     assert "cli-acme" in line and "opened" in line and "csm-ana" in line and "scored 1" in line
+
+    inputs = _cli(ns, "tail", "activity-events", "--from-beginning", "--idle-timeout", "3")
+    assert inputs.returncode == 0 and '"activity_id":"call-1"' in inputs.stdout, inputs.stderr
 
     unknown = _cli(ns, "tail", "no-such-topic")
     assert unknown.returncode == 2 and "playbook-tasks" in unknown.stderr

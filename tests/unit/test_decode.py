@@ -389,3 +389,79 @@ def test_a_timestamp_far_in_the_future_is_rejected() -> None:
     with _pytest.raises(DecodeError) as info:
         decode_event("nps-events", raw)
     assert "future" in info.value.error and "occurred_at" in info.value.error
+
+
+# ---- engagement inputs (activity-events, milestone-events) -------------------------------------
+
+ACTIVITY: dict[str, Any] = {
+    "event_id": "evt-3",
+    "account_id": "acct-1",
+    "occurred_at": "2026-11-20T10:00:00Z",
+    "activity_id": "act-1",
+    "kind": "email",
+    "direction": "outbound",
+    "csm_id": "csm-ana",
+}
+MILESTONE: dict[str, Any] = {
+    "event_id": "evt-4",
+    "account_id": "acct-1",
+    "occurred_at": "2026-11-20T10:00:00Z",
+    "plan_id": "plan-1",
+    "milestone_id": "sso",
+    "title": "SSO configured",
+    "phase": "onboard",
+    "due_date": "2026-12-01",
+    "status": "in_progress",
+}
+
+
+def test_activity_and_milestone_events_decode() -> None:
+    from events.models import ActivityEvent, MilestoneEvent
+
+    activity = decode_event(
+        "activity-events", with_(ACTIVITY, direction="inbound", in_reply_to="act-0", extra=1)
+    )
+    assert isinstance(activity, ActivityEvent)
+    assert (activity.activity_kind, activity.direction, activity.in_reply_to) == (
+        "email",
+        "inbound",
+        "act-0",
+    )
+    assert not activity.is_booking
+    booked = decode_event(
+        "activity-events", with_(ACTIVITY, kind="qbr", scheduled_for="2027-01-15T15:00:00+01:00")
+    )
+    assert booked.is_booking  # type: ignore[union-attr]
+    assert booked.scheduled_for == datetime(2027, 1, 15, 14, tzinfo=UTC)  # type: ignore[union-attr]
+    milestone = decode_event("milestone-events", raw(MILESTONE))
+    assert isinstance(milestone, MilestoneEvent)
+    assert milestone.due_date == date(2026, 12, 1) and milestone.owner is None
+
+
+def test_activity_problems_are_explained() -> None:
+    err = error_of("activity-events", with_(ACTIVITY, kind="fax", direction="out", csm_id=_DROP))
+    assert err.error == (
+        "field 'kind': must be one of 'email', 'call', 'meeting', 'qbr' or 'note' (got \"fax\"); "
+        "field 'direction': must be one of 'outbound' or 'inbound' (got \"out\"); "
+        "field 'csm_id': required but missing"
+    )
+    # The contract's field is `kind`: the model's own name for it is not an alias producers use.
+    err = error_of("activity-events", with_(ACTIVITY, kind=_DROP, activity_kind="email"))
+    assert err.error == "field 'kind': required but missing"
+    err = error_of("activity-events", with_(ACTIVITY, scheduled_for="2027-01-15 15:00"))
+    assert "field 'scheduled_for': timestamp has no time zone" in err.error
+    err = error_of("activity-events", with_(ACTIVITY, scheduled_for="2999-01-01T00:00:00Z"))
+    assert "more than 400 days in the future" in err.error
+
+
+def test_milestone_problems_are_explained() -> None:
+    err = error_of("milestone-events", with_(MILESTONE, status="late", due_date=20261201, title=""))
+    assert err.error == (
+        "field 'title': must not be empty; "
+        "field 'due_date': date must be a string such as 2026-11-20, not a number (got 20261201); "
+        "field 'status': must be one of 'planned', 'in_progress', 'done' or 'blocked' "
+        '(got "late")'
+    )
+    err = error_of("milestone-events", with_(MILESTONE, plan_id=_DROP, due_date="next week"))
+    assert "field 'plan_id': required but missing" in err.error
+    assert "field 'due_date': must be a date such as 2026-11-20" in err.error

@@ -43,6 +43,45 @@ def test_each_type_goes_to_its_topic_keyed_by_account() -> None:
     ]
 
 
+def test_activity_and_milestone_lines_go_to_their_topics() -> None:
+    activity = line(
+        type="activity",
+        event_id="c1",
+        account_id="acct-5",
+        occurred_at=WHEN,
+        activity_id="act-1",
+        kind="call",
+        direction="outbound",
+        csm_id="csm-ana",
+    )
+    milestone = line(
+        type="milestone",
+        event_id="m1",
+        account_id="acct-6",
+        occurred_at=WHEN,
+        plan_id="p",
+        milestone_id="kickoff",
+        title="Kickoff",
+        phase="onboard",
+        due_date="2026-12-01",
+        status="planned",
+    )
+    bad = line(type="activity", event_id="c2", account_id="acct-5", occurred_at=WHEN)
+    records, errors = parse_jsonl_lines([activity, milestone, bad])
+    assert [(r.topic, r.key) for r in records] == [
+        ("activity-events", "acct-5"),
+        ("milestone-events", "acct-6"),
+    ]
+    assert json.loads(records[0].value)["kind"] == "call"  # the contract's field, kept
+    assert errors == [
+        LineError(
+            3,
+            "field 'activity_id': required but missing; field 'kind': required but missing; "
+            "field 'direction': required but missing; field 'csm_id': required but missing",
+        )
+    ]
+
+
 def test_value_is_the_event_without_type_and_keeps_extras() -> None:
     text = line(
         type="usage",

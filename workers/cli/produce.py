@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
         help="publish events from a JSON-lines file to their topics",
         description=(
             "Publish events from FILE (one JSON object a line with a `type` of usage, ticket, "
-            "nps or account, plus the event's fields) to their topics, keyed by account_id. "
+            "nps, account, feedback, activity or milestone, plus the event's fields) to their "
+            "topics, keyed by account_id. "
             "Invalid lines are reported with their line numbers and skipped; every valid "
             "line is published. Exit code 1 when any line was invalid."
         ),
