@@ -1,8 +1,9 @@
 """Pure parsing for `cs-signals produce FILE.jsonl` (no Kafka here, so it is unit-testable).
 
 Each line is one JSON object with a `type` of usage, ticket, nps, account, feedback, activity or
-milestone (events.models.EVENT_TYPES) plus that event's fields. A valid line becomes a ProduceRecord for its topic, keyed by account_id, whose value is
-the line without `type` (unknown extra fields are kept: producers may rely on them downstream).
+milestone (events.models.EVENT_TYPES) plus that event's fields. A valid line becomes a
+ProduceRecord for its topic, keyed by account_id, whose value is the line without `type`
+(unknown extra fields are kept: producers may rely on them downstream).
 Every line is validated by `events.decode.decode_event` on exactly the bytes that would be
 published, so `produce` rejects precisely what the workers would dead-letter, in the same words,
 but with a line number and before anything reaches Kafka. Invalid lines never stop the valid

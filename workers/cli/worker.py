@@ -22,9 +22,10 @@ def register(sub: Any) -> None:
         help="run a stream worker against the configured Kafka and Redis",
         description=(
             "Run a stream worker: consume usage-events, ticket-events, nps-events, "
-            "account-events, task-feedback, activity-events and milestone-events; publish playbook-tasks, health-scores, dead-letters and "
-            "ops-metrics; keep the live view in Redis. Several workers with the same "
-            "CS_APP_ID share the partitions. Stops cleanly on Ctrl-C / SIGTERM."
+            "account-events, task-feedback, activity-events and milestone-events; publish "
+            "playbook-tasks, health-scores, dead-letters and ops-metrics; keep the live view "
+            "in Redis. Several workers with the same CS_APP_ID share the partitions. Stops "
+            "cleanly on Ctrl-C / SIGTERM."
         ),
         epilog=SETTINGS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
