@@ -53,6 +53,11 @@ class Engagement:
     # milestone_id]
     milestones: dict[str, list[Any]] = field(default_factory=dict)
     first_use: dict[str, float] = field(default_factory=dict)  # first-value feature -> time
+    # Transient (not serialised): (plan, first value time, features used) of `first_use` as
+    # it is; note_first_use drops it.
+    value_cache: tuple[Any, float | None, list[str]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -200,6 +205,7 @@ def note_first_use(state: AccountState, feature: str, ts: float, plan: Plan) -> 
     elif ts >= previous:
         return False
     first_use[feature] = ts
+    state.engagement.value_cache = None
     return True
 
 
@@ -312,13 +318,18 @@ def engagement_view(state: AccountState, now: float, plan: Plan) -> EngagementVi
         view.milestones_open = open_count
         overdue.sort(key=lambda e: (e[2], e[6], e[7]))
         view.overdue = overdue
-    first_use = eng.first_use
-    if first_use:
-        times = sorted((first_use[f], f) for f in plan.first_value_features if f in first_use)
-        times = [(t, f) for t, f in times if t <= now]
-        view.value_used = sorted(f for _, f in times)
-        if len(times) >= plan.first_value_min:
-            view.first_value_at = times[plan.first_value_min - 1][0]
+    if eng.first_use:
+        # Folded first uses are never later than an evaluation (time does not go back).
+        cache = eng.value_cache
+        if cache is None or cache[0] is not plan:
+            first_use = eng.first_use
+            times = sorted((first_use[f], f) for f in plan.first_value_features if f in first_use)
+            reached = (
+                times[plan.first_value_min - 1][0] if len(times) >= plan.first_value_min else None
+            )
+            cache = eng.value_cache = (plan, reached, sorted(f for _, f in times))
+        view.first_value_at = cache[1]
+        view.value_used = cache[2]
     return view
 
 

@@ -51,7 +51,8 @@ def fold_usage(state: AccountState, event: UsageEvent, rules: Rules, ts: float) 
     volume = usage.volume
     volume[day] = volume.get(day, 0) + event.quantity
     note_feature(usage.features, event.feature, day)
-    if note_first_use(state, event.feature, ts, plan_for(rules)):
+    seen = state.engagement.first_use.get(event.feature)
+    if (seen is None or ts < seen) and note_first_use(state, event.feature, ts, plan_for(rules)):
         state.quiet = None  # first value may have been reached: evaluations differ now
     user = event.user_id
     if user == state.facts.get("champion_user_id") and (

@@ -577,7 +577,6 @@ def check_onboarding_stalled(pb: CompiledPlaybook, ctx: EvalContext, task: TaskS
     if view is None or view.contract_day is None:
         return check
     reached = view.first_value_at
-    start = day_iso(view.contract_day)
     if reached is not None:
         if task.open:
             days = max(0, int(reached // DAY) - view.contract_day)
@@ -591,11 +590,11 @@ def check_onboarding_stalled(pb: CompiledPlaybook, ctx: EvalContext, task: TaskS
             }
         return check
     since = view.today - view.contract_day
+    if not p.target_days <= since <= p.window_days:
+        return check
     first_seen = ctx.state.first_seen
-    seen_from_onboarding = (
-        first_seen is not None and int(first_seen // DAY) <= view.contract_day + p.target_days
-    )
-    if p.target_days <= since <= p.window_days and seen_from_onboarding:
+    if first_seen is not None and int(first_seen // DAY) <= view.contract_day + p.target_days:
+        start = day_iso(view.contract_day)
         plan = ctx.compiled.engine_plan
         features = list(plan.first_value_features)
         used = view.value_used
@@ -613,7 +612,7 @@ def check_onboarding_stalled(pb: CompiledPlaybook, ctx: EvalContext, task: TaskS
                 "target_days": p.target_days,
                 "first_value_features": features,
                 "first_value_min_features": plan.first_value_min,
-                "features_used": used,
+                "features_used": list(used),
                 "features_missing": missing,
             },
         )
