@@ -68,6 +68,7 @@ from workers.stream.prometheus import LiveGauges, PrometheusExporter
 from workers.stream.store import LocalStores
 from workers.stream.view_state import update_record
 from workers.stream.view_writer import ViewWriter
+from workers.stream.worker_snapshot import build_snapshot, consumer_lag, oldest_held_age
 
 EVENT_TICK_SECONDS = 1.0
 FETCH_MAX_WAIT_MS = 50  # see broker_quirks.limit_fetch_wait
@@ -163,7 +164,7 @@ class SignalWorker:
             self.metrics,
             LiveGauges(
                 held=lambda: sum(p.held_count() for p in self.parts.owned_and_loaded()),
-                oldest_held_age=self._oldest_held_age,
+                oldest_held_age=lambda: oldest_held_age(self.parts.owned_and_loaded()),
                 consumer_lag=lambda: self._last_lag,
                 cache=lambda: (len(self.cache), self.cache.hits, self.cache.misses),
                 store_bytes=lambda: sum(
@@ -212,35 +213,11 @@ class SignalWorker:
     async def _tick(self) -> None:
         async with self.lock:
             for number in sorted(self.parts.owned - self._wall_ready):
-                if await self._inputs_caught_up(number):
+                if await self.parts.inputs_caught_up(
+                    number, self.app.consumer, self.unprefixed, self._highwater
+                ):
                     self._wall_ready.add(number)
             await self._run(())
-
-    async def _inputs_caught_up(self, number: int) -> bool:
-        """Has this worker seen partition `number` of every input caught up at least once?
-
-        Until then its clock must not follow the wall clock: a fresh worker knows nothing of
-        a backlog it has not read yet, and jumping to "now" would turn a whole backfill into
-        late events evaluated with half the data.
-        """
-        part = self.parts.get(number)
-        if part is None:
-            return False
-        consumer = self.app.consumer
-        for topic, name in self.unprefixed.items():
-            end = self._highwater(name, number)
-            if end is None:
-                return False
-            progress = part.clock.inputs.get(name)
-            if progress is not None and progress.last_offset + 1 >= end:
-                continue
-            try:
-                position = await consumer.position(TP(topic, number))
-            except Exception:
-                return False
-            if position is None or position < end:
-                return False
-        return True
 
     async def _run(self, events: Sequence[EventT]) -> None:
         """Process and commit one batch (or a tick, with no events), retrying from the last
@@ -378,11 +355,8 @@ class SignalWorker:
         far behind the others), the clock is moved up to release the oldest ones, in order."""
         cap = self.settings.max_held_events
         count = part.held_count()
-        if count <= cap:
-            return clock
-        times = sorted(e.sort_key[0].timestamp() for es in part.held.values() for e in es)
-        forced = times[count - cap - 1]  # releasing up to it leaves `cap` held
-        if clock is not None and forced <= clock:
+        forced = part.release_point(cap)
+        if forced is None or (clock is not None and forced <= clock):
             return clock
         part.clock.reached = forced
         self.metrics.forced_releases += count - cap
@@ -584,69 +558,14 @@ class SignalWorker:
 
     # -- ops metrics -----------------------------------------------------------------------
 
-    def _oldest_held_age(self) -> float | None:
-        """Seconds the longest-waiting held event has waited for its partition's clock."""
-        now = time.time()
-        ages = [
-            max(0.0, now - oldest)
-            for p in self.parts.owned_and_loaded()
-            if (oldest := p.oldest_held()) is not None
-        ]
-        return round(max(ages), 3) if ages else None
-
-    async def _consumer_lag(self) -> dict[str, int]:
-        lag: dict[str, int] = {}
-        consumer = self.app.consumer
-        for tp in sorted(consumer.assignment()):
-            if tp.topic not in self.unprefixed:
-                continue
-            end = self._highwater(self.unprefixed[tp.topic], tp.partition)
-            position = await consumer.position(tp)
-            if end is not None and position is not None:
-                lag[f"{self.unprefixed[tp.topic]}/{tp.partition}"] = max(0, end - position)
-        return lag
-
     async def _publish_metrics(self) -> None:
         try:
-            lag = await self._consumer_lag()
+            lag = await consumer_lag(self.app.consumer, self.unprefixed, self._highwater)
         except Exception as exc:  # lag is best effort; the rest of the snapshot is not
             self.log.warning("consumer_lag_unavailable", error=str(exc))
             lag = {}
         self._last_lag = lag
-        parts = self.parts.owned_and_loaded()
-        snapshot = self.metrics.snapshot(
-            at=utcnow().isoformat(),
-            interval_seconds=self.settings.metrics_interval_seconds,
-            consumer_lag=lag,
-            assigned_partitions=sorted(self.parts.owned),
-            events_held=sum(p.held_count() for p in parts),
-            event_clock={
-                p.number: (
-                    datetime.fromtimestamp(p.clock.reached, UTC).isoformat()
-                    if p.clock.reached is not None
-                    else None
-                )
-                for p in parts
-            },
-            extra={
-                "oldest_held_event_age_seconds": self._oldest_held_age(),
-                "scheduled_accounts": sum(len(p.schedule) for p in parts),
-                "cache": {
-                    "accounts": len(self.cache),
-                    "capacity": self.cache.capacity,
-                    "hits": self.cache.hits,
-                    "misses": self.cache.misses,
-                },
-                "allowed_lateness_seconds": self.settings.allowed_lateness_seconds,
-                "view_repairs": self.view_writer.repairs,
-                "view_last_repair": (
-                    datetime.fromtimestamp(self.view_writer.last_repair, UTC).isoformat()
-                    if self.view_writer.last_repair
-                    else None
-                ),
-                "view_last_repair_reason": self.view_writer.last_repair_reason,
-            },
-        )
+        snapshot = build_snapshot(self, lag)
         await self.app.producer.send(
             self.metrics_topic,
             self.settings.worker_id.encode(),

@@ -3,9 +3,11 @@ failed batch is rolled back, kept across a rebalance that leaves them here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from faust.types import TP
 
 from workers.stream.cache import AccountCache
 from workers.stream.changelog import recover
@@ -79,6 +81,37 @@ class OwnedPartitions:
             seconds=round(report.seconds, 3),
         )
         return state
+
+    async def inputs_caught_up(
+        self,
+        number: int,
+        consumer: Any,
+        inputs: dict[str, str],
+        highwater: Callable[[str, int], int | None],
+    ) -> bool:
+        """Has this worker seen partition `number` of every input caught up at least once?
+
+        Until then its clock must not follow the wall clock: a fresh worker knows nothing of
+        a backlog it has not read yet, and jumping to "now" would turn a whole backfill into
+        late events evaluated with half the data.
+        """
+        part = self.loaded.get(number)
+        if part is None:
+            return False
+        for topic, name in inputs.items():
+            end = highwater(name, number)
+            if end is None:
+                return False
+            progress = part.clock.inputs.get(name)
+            if progress is not None and progress.last_offset + 1 >= end:
+                continue
+            try:
+                position = await consumer.position(TP(topic, number))
+            except Exception:
+                return False
+            if position is None or position < end:
+                return False
+        return True
 
     def owned_and_loaded(self) -> list[PartitionState]:
         return [self.loaded[p] for p in sorted(self.loaded) if p in self.owned]

@@ -56,6 +56,15 @@ class PartitionState:
     def held_count(self) -> int:
         return sum(len(events) for events in self.held.values())
 
+    def release_point(self, cap: int) -> float | None:
+        """The event time up to which releasing leaves at most `cap` events held; None when
+        no more than `cap` are held."""
+        count = self.held_count()
+        if count <= cap:
+            return None
+        times = sorted(e.sort_key[0].timestamp() for es in self.held.values() for e in es)
+        return times[count - cap - 1]
+
     def oldest_held(self) -> float | None:
         """When the longest-waiting held event was produced (wall time, from the message's
         timestamp; events restored from the store count from when they were restored)."""
