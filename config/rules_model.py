@@ -179,7 +179,16 @@ class NpsDetractorParams(_Strict):
 
 class UsageDropParams(_Strict):
     drop_at_least: Ratio = 0.30
-    min_prev_active_users: int = Field(default=5, ge=0)
+    min_prev_active_users: int = Field(default=10, ge=0)
+    # Guards (README, "Alert quality"): the users lost must be at least z x sqrt(before +
+    # after) (a difference of two counts, not one person's week off); the drop must hold in
+    # the 7-day windows ending on each of the last `confirm_days` days (a one-week holiday
+    # does not); 0 / 1 disable them.
+    significance_z: float = Field(default=2.0, ge=0, le=10)
+    confirm_days: int = Field(default=3, ge=1, le=5)
+    # A slow decline: the same drop against the 7 days `decline_weeks` weeks earlier, no
+    # week in between above that level (0 disables).
+    decline_weeks: int = Field(default=4, ge=0, le=4)
     resolve_within: Ratio = 0.15
 
 
@@ -195,6 +204,10 @@ class HealthRecoveryParams(_Strict):
 
 class ExpansionParams(_Strict):
     min_seat_ratio: float = Field(default=0.9, ge=0)
+    # Below this many seats, 90% use is a few people and says nothing about demand.
+    min_seats: int = Field(default=30, ge=0)
+    # The seat ratio must also have been reached in the 7 days before (not one busy week).
+    confirm_weeks: int = Field(default=2, ge=1, le=4)
     min_health: float = Field(default=70, ge=20, le=100)
     resolve_below_ratio: float = Field(default=0.8, ge=0)
     resolve_below_health: float = Field(default=70, ge=20, le=100)
@@ -206,7 +219,10 @@ class RenewalParams(_Strict):
 
 
 class ChampionSilentParams(_Strict):
-    max_inactive_days: int = Field(default=10, ge=0)
+    max_inactive_days: int = Field(default=14, ge=0)
+    # Judged against the champion's own rhythm: also more than this factor x their longest
+    # gap between active days in the 8 weeks before (an irregular champion, a past vacation).
+    rhythm_factor: float = Field(default=1.5, ge=0, le=10)
 
 
 class LowAdoptionParams(_Strict):

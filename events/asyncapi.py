@@ -34,7 +34,7 @@ __all__ = ["COMMITTED", "TOPICS", "build_document", "render"]
 
 ASYNCAPI_VERSION = "3.0.0"
 # The wire contract's version: bump the minor for additions, the major for breaking changes.
-CONTRACT_VERSION = "1.1.0"
+CONTRACT_VERSION = "1.2.0"  # 1.2: AccountEvent.status, ActivityEvent.scheduled_for
 COMMITTED = Path(__file__).resolve().parent / "asyncapi.yaml"
 _KAFKA_BINDING = "0.5.0"
 _REF = "#/components/schemas/{model}"

@@ -23,6 +23,7 @@ from pydantic import (
 SCHEMA_VERSION = 1
 
 Segment = Literal["enterprise", "mid_market", "smb"]
+AccountStatus = Literal["active", "churned"]
 TicketStatus = Literal["opened", "updated", "escalated", "resolved", "closed"]
 TicketPriority = Literal["low", "normal", "high", "urgent"]
 TaskPriority = Literal["low", "medium", "high", "critical"]
@@ -117,6 +118,9 @@ class AccountEvent(InboundEvent):
     champion_user_id: str | None = Field(default=None, max_length=200)
     contract_start: DateField | None = None
     renewal_date: DateField | None = None
+    # `churned`: the account gets no more tasks and its open tasks resolve (CONTRACT.md);
+    # `active` again (a win-back) restores the normal rules.
+    status: AccountStatus | None = None
 
     def present_facts(self) -> dict[str, Any]:
         """The facts this event sets; absent fields keep their previous value."""
@@ -226,6 +230,7 @@ ACCOUNT_FACT_FIELDS = (
     "champion_user_id",
     "contract_start",
     "renewal_date",
+    "status",
 )
 
 AnyInbound = (

@@ -9,7 +9,9 @@ import pytest
 
 from workers.core.engine import evaluation_boundaries
 from workers.core.lifecycle import task_id
-from workers.core.testing import T0, Sim, at, default_rules, rules_with
+from workers.core.testing import T0, Sim, at, default_rules, rules_with, unguarded_rules
+
+UNGUARDED = unguarded_rules()
 
 CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "exports")
 
@@ -24,7 +26,7 @@ def new(segment: str = "smb", rules=None, **facts: object) -> Sim:
 
 
 def test_usage_drop_hovering_around_threshold_is_one_task() -> None:
-    sim = new(licensed_seats=20)
+    sim = new(rules=UNGUARDED, licensed_seats=20)
     sim.daily_usage(0, 7, 10)
     # Weekly active users hover around -30% of the baseline for five weeks.
     for week, users in enumerate([7, 8, 6, 8, 7], start=1):
@@ -36,7 +38,7 @@ def test_usage_drop_hovering_around_threshold_is_one_task() -> None:
 
 
 def test_usage_drop_resolves_back_within_15_percent_of_baseline() -> None:
-    sim = new(licensed_seats=20)
+    sim = new(rules=UNGUARDED, licensed_seats=20)
     sim.daily_usage(0, 7, 10)
     sim.daily_usage(7, 7, 6)
     sim.daily_usage(14, 7, 8)  # 8 < 8.5: not yet recovered
@@ -257,7 +259,7 @@ def test_low_adoption_resolves_at_40_percent() -> None:
 
 
 def test_expansion_hysteresis() -> None:
-    sim = new(licensed_seats=10, champion_user_id="user-0")
+    sim = new(rules=UNGUARDED, licensed_seats=10, champion_user_id="user-0")
     sim.daily_usage(0, 7, 10, features=CORE)
     sim.advance(at(7, 1))
     assert sim.actions("expansion_signal") == ["opened"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from workers.core.testing import T0, Sim, at, rules_with
+from workers.core.testing import T0, Sim, at, rules_with, unguarded_rules
 
 CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "exports")
 
@@ -14,6 +14,9 @@ CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "export
 def account(sim: Sim, **facts: object) -> None:
     base = {"segment": "smb", "licensed_seats": 20, "csm_id": "csm-1"}
     sim.account(at(0), **{**base, **facts})
+
+
+UNGUARDED = unguarded_rules()
 
 
 @pytest.mark.parametrize(
@@ -29,7 +32,8 @@ def account(sim: Sim, **facts: object) -> None:
     ],
 )
 def test_usage_drop_edges(prev_users: int, now_users: int, fires: bool) -> None:
-    sim = Sim()
+    # The owner's threshold alone: the guards (tests/unit/test_guards.py) switched off.
+    sim = Sim(UNGUARDED)
     account(sim)
     sim.daily_usage(0, 7, prev_users)
     sim.daily_usage(7, 7, now_users)
@@ -166,7 +170,7 @@ def test_low_adoption_not_below_threshold() -> None:
 
 @pytest.mark.parametrize(("active", "fires"), [(89, False), (90, True)])
 def test_expansion_edges(active: int, fires: bool) -> None:
-    sim = Sim()
+    sim = Sim(UNGUARDED)
     account(sim, licensed_seats=100, champion_user_id="user-0")
     sim.daily_usage(0, 1, active, features=CORE)
     sim.advance(at(1, 1))

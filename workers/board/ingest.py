@@ -199,7 +199,7 @@ class Ingester:
     @staticmethod
     def _facts(msg: dict[str, Any], at: datetime) -> tuple[str, float, list[str]]:
         args: list[str] = []
-        for name in (*ACCOUNT_FACT_FIELDS, "status"):
+        for name in ACCOUNT_FACT_FIELDS:
             if name in msg:
                 value = msg[name]
                 args += [name, "" if value is None else str(value)]

@@ -39,7 +39,7 @@ from .fold import (
     remember_event,
 )
 from .health import score_health
-from .lifecycle import TaskContext, escalate, step
+from .lifecycle import Check, TaskContext, escalate, step
 from .metrics import compute_metrics
 from .plan import Plan, plan_for
 from .state import DAY, AccountState, TaskState, to_dt, to_ts
@@ -318,8 +318,15 @@ def _evaluate(
     critical_steps = plan.critical_steps
     tasks = state.tasks
     messages = out.tasks
+    churned = _churned_since(state)
     for pb in compiled.playbooks:
         task = tasks.get(pb.id)
+        if churned is not None:
+            # A churned account (status `churned`, CONTRACT.md) gets no more tasks; what is
+            # still open resolves, saying why.
+            if task is not None and task.open:
+                messages.extend(step(pb, _churned_check(churned), task, tctx))
+            continue
         if task is None:
             # The checks only read a task that is not open; a fresh one is made only when
             # something fires (step never changes a task on neither fire nor resolve).
@@ -348,6 +355,21 @@ def _evaluate(
     ):
         state.quiet = (_quiet_until(state, now, rules, plan), rules, int(now // DAY))
     return out
+
+
+def _churned_since(state: AccountState) -> str | None:
+    """The date the account was marked churned, or None while it is active."""
+    if state.facts.get("status") != "churned":
+        return None
+    return str(state.facts.get("status_changed_on") or "")
+
+
+def _churned_check(since: str) -> Check:
+    when = f" on {since}" if since else ""
+    return Check(
+        resolve=f"The account was marked churned{when}; it gets no more tasks.",
+        resolve_evidence={"status": "churned", "status_changed_on": since or None},
+    )
 
 
 _MARGIN = 1.0  # seconds: a threshold is treated as reached a little early (float rounding)

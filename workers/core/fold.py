@@ -16,7 +16,7 @@ from events.models import AccountEvent, AnyInbound, NpsEvent, TicketEvent, Usage
 from .dedup import forget_before, remember
 from .engagement import note_first_use, prune_engagement
 from .plan import plan_for
-from .state import DAY, AccountState, Ticket
+from .state import DAY, AccountState, Ticket, to_dt
 from .usage import note_feature, note_user_day, prune_usage
 from .users import MASK_DAYS, UserRecord
 
@@ -172,6 +172,9 @@ def fold_account(state: AccountState, event: AccountEvent, ts: float) -> Account
         if old != stored:
             changed[name] = (old, stored)
             facts[name] = stored
+    if "status" in changed:
+        # When it changed, for the resolution of a churned account's tasks.
+        facts["status_changed_on"] = to_dt(ts).date().isoformat()
     if "champion_user_id" in changed:
         champion = facts.get("champion_user_id")
         # A new champion's engagement is measured from their own last activity, or from the

@@ -100,6 +100,8 @@ class AccountState:
     users: UserStore = field(default_factory=DictUserStore, compare=False, repr=False)
     # Transient (not serialised): usage metrics of completed days, rebuilt on demand.
     usage_cache: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    # Transient: the usage guards' verdict for the usage_cache it was computed on (guards.py).
+    guard_cache: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
     # Transient (not serialised): (until, rules, epoch day) after a boundary evaluation that
     # changed nothing; boundaries before `until` would evaluate identically (see
     # engine._quiet_until).

@@ -44,6 +44,25 @@ def rules_with(**changes: Any) -> Rules:
     return build_rules(base, "<test rules>")
 
 
+def unguarded_rules() -> Rules:
+    """The bundled rules with the alert-quality guards switched off: the owner's thresholds
+    alone (usage_drop: 30% week over week from at least 5 users; expansion at 90% of any seat
+    count), for tests of those edges."""
+    return rules_with(
+        playbooks={
+            "usage_drop": {
+                "params": {
+                    "min_prev_active_users": 5,
+                    "significance_z": 0,
+                    "confirm_days": 1,
+                    "decline_weeks": 0,
+                }
+            },
+            "expansion_signal": {"params": {"min_seats": 0, "confirm_weeks": 1}},
+        }
+    )
+
+
 def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         out = dict(base)

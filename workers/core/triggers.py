@@ -22,8 +22,10 @@ from .engagement_triggers import (
     check_qbr_due,
 )
 from .eval_context import EvalContext
+from .guards import Drop, confirmed_drop, longest_gap, silence_limit
 from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
+from .usage import WEEK, users_in_window
 
 __all__ = ["CHECKS", "EvalContext", "holds"]
 
@@ -135,25 +137,39 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
     m = ctx.metrics
     check = Check()
     a7, p7, change = m["active_users_7d"], m["active_users_prev_7d"], m["usage_change_7d"]
-    if change is not None and p7 >= p.min_prev_active_users and change <= -p.drop_at_least + _EPS:
-        check.fire = Fire(
-            priority=pb.rule.priority,
-            reason=(
-                f"Active users fell {_pct(-change)} week over week ({p7} → {a7}), at or above "
-                f"the {_pct(p.drop_at_least)} drop threshold."
-            ),
-            evidence={
-                "active_users_7d": a7,
-                "active_users_prev_7d": p7,
-                "usage_change_7d": round(change, 4),
-                "drop_threshold": p.drop_at_least,
-                "min_prev_active_users": p.min_prev_active_users,
-            },
-        )
+    # The cheap pre-check: the last 7 days are below the threshold against the week before or
+    # against `decline_weeks` earlier (the guards then look at the daily windows).
+    state = ctx.state
+    if a7 is not None and (
+        (change is not None and p7 >= p.min_prev_active_users and change <= -p.drop_at_least + _EPS)
+        or p.decline_weeks > 1
+    ):
+        # Windows of completed days only: the verdict holds as long as the day's usage
+        # metrics (usage_cache, dropped by a late event) do.
+        cached = state.guard_cache
+        if cached is not None and cached[0] is state.usage_cache and cached[1] is p:
+            drop = cached[2]
+        else:
+            drop = confirmed_drop(
+                state.usage,
+                int(ctx.now // DAY) - 1,
+                drop_at_least=p.drop_at_least,
+                min_before=p.min_prev_active_users,
+                z=p.significance_z,
+                confirm_days=p.confirm_days,
+                decline_weeks=p.decline_weeks,
+            )
+            state.guard_cache = (state.usage_cache, p, drop)
+        if drop is not None:
+            check.fire = _usage_drop_fire(pb, drop)
     if task.open and a7 is not None:
-        # Hysteresis against the week before the drop, not week over week: a plateau at the
+        # Hysteresis against the level before the drop, not week over week: a plateau at the
         # lower level is not a recovery.
-        baseline = task.evidence.get("active_users_prev_7d") or 0
+        baseline = (
+            task.evidence.get("baseline_active_users")
+            or task.evidence.get("active_users_prev_7d")
+            or 0
+        )
         if a7 + _EPS >= baseline * (1 - p.resolve_within):
             check.resolve = (
                 f"Active users recovered to {a7} in 7 days, within {_pct(p.resolve_within)} "
@@ -163,6 +179,37 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
     return check
 
 
+def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
+    p = pb.params
+    fell = (drop.before - drop.after) / drop.before
+    held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
+    if drop.weeks == 1:
+        what = f"Active users fell {_pct(fell)} week over week ({drop.before} → {drop.after})"
+    else:
+        what = (
+            f"Active users fell {_pct(fell)} over {drop.weeks} weeks ({drop.before} → "
+            f"{drop.after}), no week in between above where it started"
+        )
+    return Fire(
+        priority=pb.rule.priority,
+        reason=(
+            f"{what}, at or above the {_pct(p.drop_at_least)} drop threshold; significant "
+            f"(z ≥ {p.significance_z:g}) and {held}."
+        ),
+        evidence={
+            "active_users_7d": drop.after,
+            "active_users_prev_7d": drop.before if drop.weeks == 1 else None,
+            "baseline_active_users": drop.before,
+            "baseline_weeks_before": drop.weeks,
+            "usage_change": round(-fell, 4),
+            "drop_threshold": p.drop_at_least,
+            "min_prev_active_users": p.min_prev_active_users,
+            "significance_z": p.significance_z,
+            "confirmed_days": drop.confirmed_days,
+        },
+    )
+
+
 def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
     p = pb.params
     m = ctx.metrics
@@ -170,7 +217,13 @@ def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskSta
     ratio, score = m["active_users_7d_ratio"], m["health_score"]
     if ratio is None or score is None:
         return check
-    if ratio + _EPS >= p.min_seat_ratio and score >= p.min_health:
+    seats = m["licensed_seats"] or 0
+    if (
+        ratio + _EPS >= p.min_seat_ratio
+        and score >= p.min_health
+        and seats >= p.min_seats
+        and _seat_ratio_held(ctx, seats, p.min_seat_ratio, p.confirm_weeks)
+    ):
         check.fire = Fire(
             priority=pb.rule.priority,
             reason=(
@@ -185,6 +238,8 @@ def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskSta
                 "min_seat_ratio": p.min_seat_ratio,
                 "health_score": score,
                 "min_health": p.min_health,
+                "min_seats": p.min_seats,
+                "weeks_at_ratio": p.confirm_weeks,
             },
         )
     if task.open and (ratio < p.resolve_below_ratio or score < p.resolve_below_health):
@@ -194,6 +249,16 @@ def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskSta
         )
         check.resolve_evidence = {"active_users_7d_ratio": round(ratio, 4), "health_score": score}
     return check
+
+
+def _seat_ratio_held(ctx: EvalContext, seats: int, ratio: float, weeks: int) -> bool:
+    """The 7-day windows of the `weeks - 1` weeks before the last also reached the ratio."""
+    usage = ctx.state.usage
+    yesterday = int(ctx.now // DAY) - 1
+    return all(
+        users_in_window(usage, yesterday - WEEK * k, WEEK) + _EPS >= ratio * seats
+        for k in range(1, weeks)
+    )
 
 
 def check_low_adoption(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
@@ -245,17 +310,31 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
         if task.open:
             check.resolve = "The account no longer has a champion to follow."
         return check
-    if days > p.max_inactive_days:
+    limit = p.max_inactive_days
+    gap = 0
+    if days > limit and champion is not None and p.rhythm_factor > 0:
+        # Only read the champion's record when the floor is passed (rarely).
+        gap = longest_gap(ctx.state.users.get(champion))
+        limit = silence_limit(p.max_inactive_days, p.rhythm_factor, gap)
+    if days > limit:
+        rhythm = (
+            f", and more than {p.rhythm_factor:g} × their longest gap of {gap} days in the "
+            "weeks before"
+            if gap
+            else ""
+        )
         check.fire = Fire(
             priority=pb.rule.priority,
             reason=(
                 f"Champion {champion} has not been active for {days} days, more than the "
-                f"{p.max_inactive_days}-day limit."
+                f"{p.max_inactive_days}-day limit{rhythm}."
             ),
             evidence={
                 "champion_user_id": champion,
                 "days_since_champion_active": days,
                 "max_inactive_days": p.max_inactive_days,
+                "usual_longest_gap_days": gap,
+                "silence_limit_days": limit,
             },
         )
     elif task.open:

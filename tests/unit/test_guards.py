@@ -1,0 +1,187 @@
+"""The alert-quality guards (workers/core/guards.py, rules.yaml): the edges where each one lets
+a trigger fire and where it keeps it quiet."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.core.guards import longest_gap, significant, silence_limit
+from workers.core.testing import Sim, at
+from workers.core.users import UserRecord
+
+CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "exports")
+
+
+def new(**facts: object) -> Sim:
+    sim = Sim()
+    base = {"segment": "mid_market", "licensed_seats": 200, "csm_id": "csm-1"}
+    sim.account(at(0), **{**base, **facts})
+    return sim
+
+
+# --- usage_drop -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "fires"),
+    [
+        (20, 14, False),  # 30%, but 6 users lost is within sqrt(34) x 2
+        (20, 8, True),  # 12 lost >= 2 x sqrt(28) = 10.6
+        (9, 0, False),  # under 10 users the week before
+        (10, 0, True),  # the smallest eligible week
+        (200, 140, True),  # 30% of a big account is significant
+    ],
+)
+def test_usage_drop_needs_population_and_significance(before: int, after: int, fires: bool) -> None:
+    sim = new()
+    sim.daily_usage(0, 14, before)
+    sim.daily_usage(14, 14, after)
+    sim.advance(at(28, 1))
+    assert sim.actions("usage_drop") == (["opened"] if fires else [])
+
+
+def test_significance_edges() -> None:
+    assert significant(20, 8, 2.0)
+    assert not significant(20, 14, 2.0)
+    assert significant(20, 14, 0)
+
+
+def test_a_one_week_holiday_raises_no_usage_drop() -> None:
+    sim = new()
+    sim.daily_usage(0, 14, 40)
+    sim.daily_usage(14, 7, 8)  # everyone but 8 people off for a week
+    sim.daily_usage(21, 14, 40)
+    sim.advance(at(35, 1))
+    assert sim.actions("usage_drop") == []
+
+
+def test_a_lasting_drop_fires_once_confirmed_over_three_days() -> None:
+    sim = new()
+    sim.daily_usage(0, 14, 40)
+    sim.daily_usage(14, 14, 8)
+    sim.advance(at(28, 1))
+    [task] = sim.of("usage_drop")
+    # Days 14-20 complete the first low week (day 21); the windows ending on days 20, 21 and
+    # 22 are all low against the weeks before them on day 23.
+    assert task.created_at == at(23)
+    assert task.evidence["confirmed_days"] == 3
+    assert task.evidence["baseline_active_users"] == 40
+    assert "held 3 days running" in task.reason
+
+
+def test_a_slow_decline_fires_against_four_weeks_earlier() -> None:
+    sim = new()
+    sim.daily_usage(0, 7, 60)
+    # About 10% a week: never 30% week over week.
+    for week, users in enumerate([54, 49, 44, 40, 40], start=1):
+        sim.daily_usage(7 * week, 7, users)
+    sim.advance(at(42, 1))
+    [task] = sim.of("usage_drop")
+    assert task.evidence["baseline_weeks_before"] == 4
+    assert task.evidence["baseline_active_users"] == 60
+    assert "over 4 weeks (60 → 40)" in task.reason
+
+
+def test_a_spike_and_fall_is_not_a_decline() -> None:
+    sim = new()
+    sim.daily_usage(0, 7, 40)
+    sim.daily_usage(7, 7, 48)  # a week above where it started
+    sim.daily_usage(14, 21, 40)
+    sim.advance(at(35, 1))
+    assert sim.actions("usage_drop") == []
+
+
+# --- champion_silent ------------------------------------------------------------------------
+
+
+def test_champion_silence_limit_follows_their_rhythm() -> None:
+    assert silence_limit(14, 1.5, 3) == 14  # a weekday champion: the floor
+    assert silence_limit(14, 1.5, 12) == 18  # took 12 days off before
+    assert silence_limit(14, 0, 30) == 14  # rhythm off
+
+
+def test_longest_gap_reads_the_mask() -> None:
+    assert longest_gap(None) == 0
+    assert longest_gap(UserRecord(0.0, 0b1)) == 0
+    assert longest_gap(UserRecord(0.0, 0b1001)) == 3
+    assert longest_gap(UserRecord(0.0, 0b1 | 1 << 10 | 1 << 12)) == 10
+
+
+def _champion_days(sim: Sim, days: list[int]) -> None:
+    for d in days:
+        sim.usage(at(d, 9), "champ", "dashboards")
+
+
+@pytest.mark.parametrize(("silent_days", "fires"), [(14, False), (15, True)])
+def test_a_regular_champion_is_silent_after_14_days(silent_days: int, fires: bool) -> None:
+    sim = new(champion_user_id="champ")
+    _champion_days(sim, list(range(0, 30)))
+    sim.advance(at(29 + silent_days, 10))
+    assert sim.actions("champion_silent") == (["opened"] if fires else [])
+
+
+def test_an_ordinary_week_of_vacation_is_not_silence() -> None:
+    sim = new(champion_user_id="champ")
+    # Friday to the Monday 10 days later: a week off with its weekends.
+    _champion_days(sim, [*range(0, 20), *range(30, 45)])
+    sim.advance(at(45, 1))
+    assert sim.actions("champion_silent") == []
+
+
+def test_a_champion_who_took_long_breaks_gets_a_longer_limit() -> None:
+    sim = new(champion_user_id="champ")
+    _champion_days(sim, [0, 12, 24, 36])  # every 12 days: limit 18
+    sim.advance(at(36 + 18, 10))
+    assert sim.actions("champion_silent") == []
+    sim.advance(at(36 + 19, 10))
+    [task] = sim.of("champion_silent")
+    assert task.evidence["usual_longest_gap_days"] == 12
+    assert task.evidence["silence_limit_days"] == 18
+
+
+# --- expansion_signal -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("seats", "fires"), [(29, False), (30, True)])
+def test_expansion_needs_enough_seats(seats: int, fires: bool) -> None:
+    sim = new(licensed_seats=seats, champion_user_id="user-0")
+    sim.daily_usage(0, 14, seats, features=CORE)
+    sim.advance(at(14, 1))
+    assert sim.actions("expansion_signal") == (["opened"] if fires else [])
+
+
+def test_expansion_needs_two_weeks_at_the_ratio() -> None:
+    sim = new(licensed_seats=40, champion_user_id="user-0")
+    sim.daily_usage(0, 7, 30, features=CORE)  # 75%
+    sim.daily_usage(7, 7, 38, features=CORE)  # 95%: one week
+    sim.advance(at(14, 1))
+    assert sim.actions("expansion_signal") == []
+    sim.daily_usage(14, 7, 38, features=CORE)
+    sim.advance(at(21, 1))
+    assert sim.actions("expansion_signal") == ["opened"]
+
+
+# --- status: churned ------------------------------------------------------------------------
+
+
+def test_a_churned_account_resolves_its_tasks_and_gets_no_more() -> None:
+    sim = new(champion_user_id="champ")
+    sim.nps(at(1, 9), 2)
+    assert sim.actions("nps_detractor") == ["opened"]
+    sim.account(at(2), status="churned")
+    [_, resolved] = sim.of("nps_detractor")
+    assert resolved.action == "resolved"
+    assert resolved.reason == "The account was marked churned on 2026-03-04; it gets no more tasks."
+    sim.nps(at(3, 9), 0)
+    sim.advance(at(60))  # the champion silent, usage gone, renewal-free: nothing
+    assert [t.action for t in sim.tasks] == ["opened", "resolved"]
+
+
+def test_an_account_active_again_gets_tasks_again() -> None:
+    sim = new()
+    sim.account(at(1), status="churned")
+    sim.nps(at(2, 9), 2)
+    assert sim.of("nps_detractor") == []
+    sim.account(at(3), status="active")
+    sim.nps(at(4, 9), 2)
+    assert sim.actions("nps_detractor") == ["opened"]
