@@ -6,9 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter, defaultdict
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from workers.cli.settings import settings_or_exit
+
+if TYPE_CHECKING:
+    from config.rules import Rules
+    from events.jsonl import LineError
+    from events.models import AnyInbound
 
 
 def register(sub: Any) -> None:
@@ -34,39 +42,79 @@ def run(args: argparse.Namespace) -> int:
     return backtest_file(args.file, rules_file, show_tasks=args.tasks)
 
 
-def backtest_file(path: str, rules_file: str | None, *, show_tasks: bool = False) -> int:
-    """The tasks a rules file would raise on these events, counted per playbook."""
+@dataclass
+class LoadedEvents:
+    """A rules file and a JSON-lines events file, read and decoded (what backtest and
+    evaluate run on)."""
+
+    rules: Rules
+    events: list[tuple[str, AnyInbound]]
+    line_errors: list[LineError]
+
+    @property
+    def start(self) -> datetime | None:
+        return min((model.occurred_at for _t, model in self.events), default=None)
+
+    @property
+    def end(self) -> datetime | None:
+        return max((model.occurred_at for _t, model in self.events), default=None)
+
+
+def load_events(
+    path: str,
+    rules_file: str | None,
+    *,
+    command: str = "backtest",
+    progress: Callable[[str], None] | None = None,
+) -> LoadedEvents | None:
+    """Load the rules and the events file, printing what is wrong on stderr (bad lines with
+    their line numbers; they are skipped). None when the rules or the file cannot be read."""
     from config.rules import RulesError, load_rules
     from events.decode import decode_event
     from events.jsonl import parse_jsonl_lines
-    from workers.render import render_task
-    from workers.replay.backtest import backtest
 
     try:
         rules = load_rules(rules_file)
     except RulesError as exc:
         for error in exc.errors:
-            print(f"cs-signals backtest: bad rules: {error}", file=sys.stderr)
-        return 2
+            print(f"cs-signals {command}: bad rules: {error}", file=sys.stderr)
+        return None
+    if progress:
+        progress(f"reading {path}…")
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             records, errors = parse_jsonl_lines(handle)
     except OSError as exc:
-        print(f"cs-signals backtest: {exc}", file=sys.stderr)
-        return 2
+        print(f"cs-signals {command}: {exc}", file=sys.stderr)
+        return None
     for error in errors:
         print(f"{path}:{error.line_no}: {error.message}", file=sys.stderr)
+    if progress:
+        progress(f"decoding {len(records):,} events…")
     events = [(r.topic, decode_event(r.topic, r.value)) for r in records]
-    end = max((model.occurred_at for _t, model in events), default=None)
-    result = backtest(events, rules, until=end)
+    return LoadedEvents(rules, events, errors)
+
+
+def backtest_file(path: str, rules_file: str | None, *, show_tasks: bool = False) -> int:
+    """The tasks a rules file would raise on these events, counted per playbook."""
+    from workers.render import render_task
+    from workers.replay.backtest import backtest
+
+    loaded = load_events(path, rules_file, command="backtest")
+    if loaded is None:
+        return 2
+    result = backtest(loaded.events, loaded.rules, until=loaded.end)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for task in result.tasks:
         counts[task.playbook][task.action] += 1
         if show_tasks:
             print(render_task(task.model_dump(mode="json")))
-    print(f"{len(events):,} events, {len(result.states)} accounts, {result.duplicates} duplicates")
+    print(
+        f"{len(loaded.events):,} events, {len(result.states)} accounts, "
+        f"{result.duplicates} duplicates"
+    )
     print(f"{'playbook':<24}{'opened':>8}{'updated':>9}{'resolved':>10}")
     for playbook in sorted(counts):
         c = counts[playbook]
         print(f"{playbook:<24}{c['opened']:>8}{c['updated']:>9}{c['resolved']:>10}")
-    return 1 if errors else 0
+    return 1 if loaded.line_errors else 0

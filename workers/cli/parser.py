@@ -15,6 +15,7 @@ from workers.cli import (
     check_config,
     contract,
     demo,
+    evaluate,
     notify,
     produce,
     sample,
@@ -33,7 +34,8 @@ Start here:  cs-signals demo      (runs everything locally, nothing to install b
 
 # In the order `--help` lists them.
 COMMANDS = (
-    worker, demo, produce, tail, check_config, backtest, sample, notify, sync, board, contract
+    worker, demo, produce, tail, check_config, backtest, evaluate, sample, notify, sync, board,
+    contract,
 )  # fmt: skip
 
 

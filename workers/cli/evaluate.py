@@ -1,0 +1,155 @@
+"""`cs-signals evaluate EVENTS.jsonl --outcomes FILE`: backtest a rules file over recorded
+events (the core and event order of `backtest`) and score the tasks against what happened to
+the accounts (workers/replay/evaluation; DOMAIN.md, "Alert quality")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from workers.cli.settings import settings_or_exit
+
+_EPILOG_HEAD = """\
+Outcomes file: JSON lines or CSV (a .csv name, or a first character other than `{`) with
+account_id, outcome (churned | renewed | expanded | downgraded) and date (YYYY-MM-DD).
+Optional extension: outcome "dipped" with date (the dip's start) and until (the day it had
+recovered) marks a real dip the account came back from.
+
+Targets: noise ≤ 0.3, storm ≤ 1.5, precision ≥ 0.6, recall@30 ≥ 0.85, chance ≤ 0.25,
+lead ≥ 45 d, expansion recall ≥ 0.9, false expansion ≤ 0.1. A figure that misses its target
+is reported, not an error: exit 0 when the files could be read, 2 on bad input.
+
+"""
+
+
+def register(sub: Any) -> None:
+    from workers.replay.evaluation.scoring import DEFINITIONS
+
+    parser = sub.add_parser(
+        "evaluate",
+        help="score the tasks a rules file raises on recorded events against real outcomes",
+        description=(
+            "Run a rules file over recorded events offline (as `backtest` does) and score the\n"
+            "tasks against what happened to the accounts: churn recall and its lift over\n"
+            "chance, lead time, noise on healthy accounts, alert storms, precision, expansion\n"
+            "recall, CSM load, tasks after churn and dismissals. Tune rules on your own\n"
+            "history before turning them on."
+        ),
+        epilog=_EPILOG_HEAD + DEFINITIONS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", help="the JSON-lines file of events (the `produce` format)")
+    parser.add_argument(
+        "--outcomes", required=True, help="what happened to the accounts (JSON lines or CSV)"
+    )
+    parser.add_argument(
+        "--rules", default=None, help="rules file (default: CS_RULES_FILE or bundled)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object, for tools")
+    parser.add_argument(
+        "--chart", metavar="FILE.html", default=None, help="also write risk tasks per week"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rules_file = args.rules or settings_or_exit().rules_file
+    return evaluate_file(
+        args.file,
+        args.outcomes,
+        rules_file,
+        as_json=args.json,
+        chart=args.chart,
+        quiet=args.quiet,
+    )
+
+
+def evaluate_file(
+    path: str,
+    outcomes_path: str,
+    rules_file: str | None,
+    *,
+    as_json: bool = False,
+    chart: str | None = None,
+    quiet: bool = False,
+) -> int:
+    from config.rules_model import playbook_kind
+    from workers.cli.backtest import load_events
+    from workers.replay.backtest import backtest
+    from workers.replay.evaluation import (
+        Book,
+        read_outcomes,
+        render_chart,
+        render_json,
+        render_table,
+        score,
+        scored_tasks,
+    )
+
+    began = time.monotonic()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"[{time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    # The outcomes first: a bad outcomes file should not cost a long backtest.
+    try:
+        outcomes, errors = read_outcomes(outcomes_path)
+    except OSError as exc:
+        print(f"cs-signals evaluate: {exc}", file=sys.stderr)
+        return 2
+    for error in errors:
+        print(f"{outcomes_path}:{error.line_no}: {error.message}", file=sys.stderr)
+    if not outcomes:
+        print(
+            f"cs-signals evaluate: {outcomes_path}: no valid outcome rows "
+            "(account_id, outcome, date)",
+            file=sys.stderr,
+        )
+        return 2
+
+    loaded = load_events(path, rules_file, command="evaluate", progress=progress)
+    if loaded is None:
+        return 2
+    start, end = loaded.start, loaded.end
+    if start is None or end is None:
+        print(f"cs-signals evaluate: {path}: no valid events", file=sys.stderr)
+        return 2
+    accounts = frozenset(model.account_id for _t, model in loaded.events)
+    missing = sorted({o.account_id for o in outcomes} - accounts)
+    if missing:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        print(
+            f"cs-signals evaluate: warning: {len(missing)} account(s) in {outcomes_path} have "
+            f"no events and are left out: {shown}",
+            file=sys.stderr,
+        )
+
+    progress(f"running rules over {len(loaded.events):,} events…")
+    result = backtest(loaded.events, loaded.rules, until=end)
+    progress(f"scoring {len(result.tasks):,} task messages…")
+    kinds = {pid: playbook_kind(pid, rule) for pid, rule in loaded.rules.playbooks.items()}
+    scores = score(scored_tasks(result.tasks), outcomes, Book(start, end, accounts), kinds)
+    scores["input"] = {
+        "events": len(loaded.events),
+        "event_line_errors": len(loaded.line_errors),
+        "outcome_rows": len(outcomes),
+        "outcome_row_errors": len(errors),
+        "outcome_accounts_without_events": len(missing),
+        "duplicates": result.duplicates,
+    }
+    if chart:
+        try:
+            with open(chart, "w", encoding="utf-8") as handle:
+                handle.write(render_chart(scores))
+        except OSError as exc:
+            print(f"cs-signals evaluate: cannot write the chart: {exc}", file=sys.stderr)
+            return 2
+    print(render_json(scores) if as_json else render_table(scores))
+    progress("done" + (f"; chart written to {chart}" if chart else ""))
+    return 0
