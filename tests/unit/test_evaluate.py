@@ -7,6 +7,7 @@ import json
 import xml.dom.minidom
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,6 +21,7 @@ from workers.replay.evaluation import (
     render_json,
     render_table,
     score,
+    scored_tasks,
 )
 from workers.replay.evaluation.scoring import is_risk
 
@@ -215,6 +217,23 @@ def test_per_playbook(result: dict) -> None:
     assert pbs["my_alarm"]["risk_opened"] == 1
     assert pbs["my_rule"]["risk_opened"] == 0 and pbs["my_rule"]["noise"] is None
     assert pbs["renewal_approaching"]["churners_caught_30"] is None
+
+
+def test_dismissals_are_read_from_the_feedback_resolution() -> None:
+    moment = datetime(2026, 2, 3, tzinfo=UTC)
+    common = {"account_id": "h1", "playbook": "usage_drop", "priority": "high",
+              "created_at": moment, "owner_id": None, "task_id": "t1"}  # fmt: skip
+    messages = [
+        SimpleNamespace(action="opened", evidence={"drop": 0.4}, **common),
+        SimpleNamespace(
+            action="resolved",
+            evidence={"opened_with": {}, "feedback": {"action": "dismissed", "reason": "other"}},
+            **common,
+        ),
+        SimpleNamespace(action="resolved", evidence={"feedback": {"action": "done"}}, **common),
+    ]
+    tasks = scored_tasks(messages)
+    assert [t.dismissed_reason for t in tasks] == [None, "other", None]
 
 
 def test_no_churners_gives_nulls_not_errors() -> None:
