@@ -47,6 +47,7 @@ async def measure_latency(
     run_id: str,
     event_time_from: datetime | None,
     min_accounts: int = 1000,
+    tail: float = 3.0,
 ) -> LatencyResult:
     """(d): paced usage events for the sample's accounts plus, every `nps_every`-th event, an
     NPS detractor (score 2) for a fresh account; latency = arrival of that account's first
@@ -106,7 +107,8 @@ async def measure_latency(
         unknown = set(new_accounts)  # not introduced yet
         first_stamp = last_stamp = ""
         usage_index = 0  # round-robin position over `live` (NPS events take no turn)
-        total = int(rate * (warmup + seconds))
+        total = int(rate * (warmup + seconds + tail))
+        nps_until = warmup + seconds  # the tail sends usage only
         sent = 0
         started = time.perf_counter()
         while sent < total:
@@ -121,7 +123,7 @@ async def measure_latency(
                     else event_time_from + timedelta(seconds=time.perf_counter() - started)
                 )
                 stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                if index % nps_every == nps_every - 1:
+                if index % nps_every == nps_every - 1 and index < rate * nps_until:
                     account = f"bench-{run_id}-nps-{index}"
                     body = {
                         "event_id": f"bench-{run_id}-n-{index}",

@@ -27,7 +27,10 @@ import time
 
 import faust
 
-INBOUND_TOPICS = ("usage-events", "ticket-events", "nps-events", "account-events")
+try:  # the worker's input topics (the same subscription as the worker)
+    from events.models import INBOUND_TOPICS
+except ImportError:  # run outside the project
+    INBOUND_TOPICS = ("usage-events", "ticket-events", "nps-events", "account-events")  # type: ignore[assignment]
 
 
 def _env(name: str, default: str) -> str:

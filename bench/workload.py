@@ -14,15 +14,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from events.models import INBOUND_TOPICS
+from events.models import EVENT_TYPES, INBOUND_TOPICS
 from workers.local.sample import generate_sample
 
-TOPIC_OF_TYPE = {
-    "usage": "usage-events",
-    "ticket": "ticket-events",
-    "nps": "nps-events",
-    "account": "account-events",
-}
+TOPIC_OF_TYPE = EVENT_TYPES  # every kind the sample has (usage, tickets, NPS, facts, activity...)
 SAMPLE_SPAN = timedelta(weeks=8)  # generate_sample() default: eight weeks from 2026-08-31
 
 
@@ -53,9 +48,12 @@ def build_events(n: int) -> tuple[list[Record], Counter[str], str]:
                 moment = datetime.fromisoformat(fields["occurred_at"]) - timedelta(days=days)
                 fields["occurred_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
                 fields["event_id"] = f"{fields['event_id']}.r{back}"
-                for name in ("contract_start", "renewal_date"):
+                for name in ("contract_start", "renewal_date", "due_date"):
                     if isinstance(fields.get(name), str):
                         fields[name] = _shift_date(fields[name], days)
+                if isinstance(fields.get("scheduled_for"), str):  # a booked CSM touchpoint
+                    when = datetime.fromisoformat(fields["scheduled_for"]) - timedelta(days=days)
+                    fields["scheduled_for"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
             kinds[event["type"]] += 1
             last = max(last, fields["occurred_at"])
             records.append(
