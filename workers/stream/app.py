@@ -6,10 +6,11 @@ released events to their accounts through the core in event-time order, evaluate
 accounts whose scheduled time has come (schedule.py), and then commits (checkpoint order
 after quixstreams):
 
-1. publish the outputs (dead letters, re-routed events, health scores, tasks) and wait until
-   the broker acknowledged every one of them;
-2. send the changed state keys (keys.py) to the changelog, then one commit marker per
-   partition, and wait for them (changelog.py);
+1. publish the outputs (dead letters, re-routed events, health scores, tasks) and send the
+   changed state keys (keys.py) to the changelog, both in flight together, and wait until the
+   broker acknowledged every one of them;
+2. then one commit marker per partition, and wait for them (changelog.py): the markers are
+   what commits the state, so no state is committed before its outputs are out;
 3. write the same changes to the local RocksDB store with the marker's offset (store.py);
 4. only then let faust acknowledge the batch's input offsets.
 
@@ -54,7 +55,7 @@ from workers.logs import get_logger
 from workers.stream import keys
 from workers.stream.broker_quirks import limit_fetch_wait
 from workers.stream.cache import AccountCache, CachedAccount
-from workers.stream.changelog import changelog_topic, write_changes
+from workers.stream.changelog import changelog_topic, send_markers, send_records
 from workers.stream.clock import FACT_TOPICS
 from workers.stream.csm_load import count_load, touch_of
 from workers.stream.faults import FaultInjector
@@ -140,7 +141,9 @@ class SignalWorker:
             value_serializer="raw",
             web_enabled=False,
             producer_acks=-1,
-            producer_linger=0.005,
+            # Outputs are sent together and awaited at once (no more come): lingering only
+            # delays the batch's commit.
+            producer_linger=0.0,
             broker_commit_interval=1.0,
         )
         self.unprefixed = {settings.topic(name): name for name in INBOUND_TOPICS}
@@ -308,26 +311,34 @@ class SignalWorker:
             self._highwater,
             wall=wall,
             lateness=(
-                self.settings.allowed_lateness_seconds
-                if part.number in self._wall_ready
-                else None
+                self.settings.allowed_lateness_seconds if part.number in self._wall_ready else None
             ),
         )
         clock = self._bound_held(part, clock)
         if clock is None:
             return
         upto = datetime.fromtimestamp(clock, UTC)
+        released: list[tuple[tuple[datetime, int, str], str, HeldEvent]] = []
         for account_id in sorted(part.held):
             ready, rest = release(part.held[account_id], upto)
-            if not ready:
-                continue
-            part.released(account_id, rest)
+            if ready:
+                part.released(account_id, rest)
+                released.extend((held.sort_key, account_id, held) for held in ready)
+        if released:
             output.partitions.add(part.number)
-            account = self._load(account_id, part)
-            output.touched.add(account_id)
-            for held in ready:
+            # In event-time order across the partition's accounts, as `backtest` applies
+            # them: an evaluation then reads a book baseline (workers/core/book.py) that
+            # holds every earlier day of the partition, whatever the batching.
+            released.sort(key=lambda r: (r[0], r[1]))
+            applied: dict[str, CachedAccount] = {}
+            for _key, account_id, held in released:
+                account = applied.get(account_id)
+                if account is None:
+                    account = applied[account_id] = self._load(account_id, part)
+                    output.touched.add(account_id)
                 self._apply(account.state, held, output)
-            part.reschedule(account_id, next_due(account.state, self.rules))
+            for account_id, account in applied.items():
+                part.reschedule(account_id, next_due(account.state, self.rules))
         interval = self.rules.evaluation.interval.total_seconds()
         boundary = clock // interval * interval
         due = part.schedule.pop_due(boundary, self.settings.evaluations_per_tick)
@@ -447,15 +458,47 @@ class SignalWorker:
             state.users = StoreUsers(part, account_id)
             entry = CachedAccount(state, part.number, stored)
             self.cache.put(account_id, entry)
+        # The partition's book, which a rollback reloads with the partition (never cached).
+        entry.state.book = part.book if self.rules.book_baseline.enabled else None
         return entry
 
     # -- commit ----------------------------------------------------------------------------
 
     async def _commit(self, output: BatchOutput) -> None:
         self.faults.check("produce")
-        # Outputs first: once the state says an event was applied, its tasks are out.
-        await self.publisher.publish(output)
+        # Outputs first: once the state says an event was applied, its tasks are out. They
+        # are handed to the producer now and the changelog records right after, so both are
+        # in flight together; the commit markers, which are what commits the state
+        # (changelog.py), go only once both were acknowledged.
+        outputs = asyncio.ensure_future(await self.publisher.send(output))
+        try:
+            offsets, encoded = await self._write_state(output, outputs)
+        except BaseException:
+            # Whatever else failed, know which outputs were delivered before the retry.
+            await asyncio.wait([outputs])
+            if not outputs.cancelled():
+                outputs.exception()  # retrieved: the other failure is the one raised
+            raise
+        if offsets is None:
+            return
+        self.faults.check("store")
+        for number, offset in offsets.items():
+            self.parts.loaded[number].committed(offset)
+        for account_id, raw in encoded.items():
+            entry = self.cache.get(account_id)
+            if entry is not None:
+                entry.stored = raw
+            self.metrics.state_writes += 1
+            self.metrics.state_bytes_written += len(raw)
+            self.metrics.largest_state_write = max(self.metrics.largest_state_write, len(raw))
 
+    async def _write_state(
+        self, output: BatchOutput, outputs: asyncio.Future[None]
+    ) -> tuple[dict[int, int] | None, dict[str, bytes]]:
+        """Send the batch's state changes to the changelog while `outputs` are in flight;
+        once both were acknowledged, the commit markers. Returns partition -> marker offset
+        (None when no state changed: then only the outputs are awaited) and the account
+        values written."""
         self._record_view(output)
         encoded: dict[str, bytes] = {}
         changes: dict[int, dict[bytes, bytes | None]] = {}
@@ -477,22 +520,19 @@ class SignalWorker:
             if pending:
                 changes[number] = pending
         if not changes:
-            return
+            await outputs
+            return None, encoded
         self.faults.check("changelog")
 
         # faust's transport producer wraps aiokafka's; record batches are built on the latter.
         producer = self.app.producer._ensure_producer()
-        offsets = await write_changes(producer, self.changelog, changes)
-        self.faults.check("store")
-        for number, offset in offsets.items():
-            self.parts.loaded[number].committed(offset)
-        for account_id, raw in encoded.items():
-            entry = self.cache.get(account_id)
-            if entry is not None:
-                entry.stored = raw
-            self.metrics.state_writes += 1
-            self.metrics.state_bytes_written += len(raw)
-            self.metrics.largest_state_write = max(self.metrics.largest_state_write, len(raw))
+        records = await send_records(producer, self.changelog, changes)
+        done = await asyncio.gather(outputs, records, return_exceptions=True)
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+        first: dict[int, int] = done[1]  # type: ignore[assignment]
+        return await send_markers(producer, self.changelog, first), encoded
 
     async def _sweep_view(self) -> None:
         self.view_writer.sweep()

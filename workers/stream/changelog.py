@@ -48,9 +48,22 @@ async def write_changes(
 ) -> dict[int, int]:
     """Send `changes` (partition -> key -> value, None = delete), then a commit marker per
     partition; return partition -> the marker's offset. Raises if anything was not delivered.
+    """
+    records = await send_records(producer, topic, changes)
+    return await send_markers(producer, topic, await records)
+
+
+async def send_records(
+    producer: AIOKafkaProducer, topic: str, changes: Mapping[int, Mapping[bytes, bytes | None]]
+) -> Awaitable[dict[int, int]]:
+    """Hand `changes` to the producer; return an awaitable of partition -> offset of the
+    partition's first record, done when the broker acknowledged every record (it raises if
+    any was not delivered). The commit markers (`send_markers`) go only after that.
 
     Records go out in record batches built here (`create_batch`/`send_batch`): per record that
     costs a fraction of a `send`, and a batch's thousands of user records are the hot path.
+    Each builder is closed before it is submitted, so it goes out at once instead of waiting
+    for the producer's linger time.
     """
     pending: list[tuple[int, Awaitable[Any]]] = []
     for partition, records in changes.items():
@@ -70,22 +83,35 @@ async def write_changes(
             count += 1
         if count:
             pending.append((partition, await _submit(producer, builder, topic, partition)))
-    results = await asyncio.gather(*(future for _, future in pending))
-    first: dict[int, int] = {}
-    for (partition, _), meta in zip(pending, results, strict=True):
-        if partition not in first or meta.offset < first[partition]:
-            first[partition] = meta.offset
-    # The markers go only after every record was acknowledged, each in a batch of its own.
+
+    async def acknowledged() -> dict[int, int]:
+        results = await asyncio.gather(*(future for _, future in pending))
+        first: dict[int, int] = {}
+        for (partition, _), meta in zip(pending, results, strict=True):
+            if partition not in first or meta.offset < first[partition]:
+                first[partition] = meta.offset
+        return {partition: first.get(partition, 0) for partition in changes}
+
+    return acknowledged()
+
+
+async def send_markers(
+    producer: AIOKafkaProducer, topic: str, first: Mapping[int, int]
+) -> dict[int, int]:
+    """One commit marker per partition (value: the offset of the batch's first record there),
+    each in a batch of its own; call only once every record was acknowledged. Returns
+    partition -> the marker's offset."""
     markers = []
-    for partition in changes:
+    for partition, offset in first.items():
         builder = producer.create_batch()
-        builder.append(key=keys.COMMIT, value=str(first.get(partition, 0)).encode(), timestamp=None)
+        builder.append(key=keys.COMMIT, value=str(offset).encode(), timestamp=None)
         markers.append((partition, await _submit(producer, builder, topic, partition)))
     done = await asyncio.gather(*(future for _, future in markers))
     return {partition: meta.offset for (partition, _), meta in zip(markers, done, strict=True)}
 
 
 async def _submit(producer: AIOKafkaProducer, builder: Any, topic: str, partition: int) -> Any:
+    builder.close()  # complete: no linger (aiokafka sends a closed batch when it is drained)
     return await producer.send_batch(builder, topic, partition=partition)
 
 

@@ -63,6 +63,12 @@ class Publisher:
         self._delivered.clear()
 
     async def publish(self, output: BatchOutput) -> None:
+        await (await self.send(output))
+
+    async def send(self, output: BatchOutput) -> Awaitable[None]:
+        """Hand the outputs to the producer; return an awaitable that is done when the broker
+        acknowledged all of them (and raises if one was not delivered). Await it whatever
+        happens next: it records what was delivered, so that a retry sends nothing twice."""
         topics = self._topics
         messages: list[tuple[str, bytes | None, bytes, bytes]] = []
         for identity, key, value in output.dead_letters:
@@ -80,6 +86,9 @@ class Publisher:
             if identity in self._delivered:
                 continue
             pending.append((identity, await self._send(topic, key, value, None, None, None)))
+        return self._acknowledged(pending)
+
+    async def _acknowledged(self, pending: list[tuple[bytes, Awaitable[Any]]]) -> None:
         if not pending:
             return
         results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
