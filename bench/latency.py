@@ -17,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from measure import COUNTER_INTERVAL_S
 
+FETCH_MAX_WAIT_MS = 50  # workers/stream/app.py FETCH_MAX_WAIT_MS
+
 
 @dataclass
 class LatencyResult:
@@ -60,7 +62,12 @@ async def measure_latency(
     sample's (which have history) and new ones, each of which is introduced by an account
     event (its facts) in place of its first usage event, so the rate stays exact."""
     tasks_tp = [TopicPartition(prefix + "playbook-tasks", p) for p in range(partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    # The same short fetch wait as the worker's consumer (workers/stream/broker_quirks.py):
+    # Tansu holds a fetch for the whole wait even when a record arrives meanwhile, which at
+    # aiokafka's default of 500 ms added ~100 ms (p50) of the broker's to every sample.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=FETCH_MAX_WAIT_MS
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
