@@ -10,6 +10,15 @@ METRICS: dict[str, str] = {
     "active_users_prev_7d": "distinct active users in the 7 days before those",
     "active_users_30d": "distinct active users in the 30 completed days before evaluation",
     "active_users_7d_ratio": "active_users_7d / licensed seats (None when seats unknown or 0)",
+    "book_level_7d": (
+        "the book's (the partition's accounts') user-days in the last 7 days over its usual "
+        "week (median of the 4 before); None without enough accounts (book_baseline)"
+    ),
+    "usual_week_active_users": (
+        "in a week the whole book is off (book_level_7d below book_baseline.off_week_below): "
+        "the active users of the last 7 days before it, which health judges instead"
+    ),
+    "usual_week_ended_days_ago": "how many days before yesterday that usual week ended",
     "usage_change_7d": "fractional change of active_users_7d vs the prior week (-0.3 = 30% drop)",
     "usage_volume_7d": "sum of usage quantities in the last 7 completed days",
     "features_used_30d": "distinct features used in the adoption window (default 30 days)",

@@ -29,6 +29,7 @@ from config.rules_base import COMPONENTS, PRIORITY_RANK, SegmentName, _Strict
 from config.rules_checks import semantic_errors
 from config.rules_errors import RulesError, format_problem, pydantic_messages
 from config.rules_model import (
+    BookBaselineRules,
     DedupRules,
     EngagementRules,
     EvaluationRules,
@@ -66,6 +67,7 @@ class Rules(_Strict):
     retention: RetentionRules = RetentionRules()
     health: HealthRules = HealthRules()
     engagement: EngagementRules = EngagementRules()
+    book_baseline: BookBaselineRules = BookBaselineRules()
     playbooks: dict[str, PlaybookRule]
     segments: dict[SegmentName, SegmentOverride] = Field(default_factory=dict)
 

@@ -54,6 +54,22 @@ class RetentionRules(_Strict):
 ActivityKindName = Literal["email", "call", "meeting", "qbr", "note"]
 
 
+class BookBaselineRules(_Strict):
+    """A drop every account shares is not one account's alarm (workers/core/book.py)."""
+
+    enabled: bool = True
+    # Accounts active on a weekday before the book's rhythm says anything (a partition of a
+    # small book is judged account by account).
+    min_accounts: int = Field(default=20, ge=1)
+    # A day on which the book's users are under this share of the same weekday's usual is a
+    # day off for everyone: champion silence does not count it.
+    quiet_day_below: Ratio = 0.5
+    # A week in which the book's users are under this share of its usual week is a week off
+    # for everyone: usage is judged on the last 7 days before it (up to 21 days back), and
+    # usage_drop does not compare across it.
+    off_week_below: Ratio = 0.7
+
+
 class EngagementRules(_Strict):
     """Scheduled touchpoints of a tier (DOMAIN.md, Engagement): override per segment."""
 
@@ -173,6 +189,14 @@ class HealthRules(_Strict):
 # Kind-specific thresholds. Validated after the main model so the message can name the kind.
 class NpsDetractorParams(_Strict):
     max_score: int = Field(default=6, ge=0, le=10)
+    # A mild detractor (above this score, up to max_score) opens a task only with a second
+    # sign: the health score below `mild_needs_health_below`, another detractor from the
+    # account within `mild_repeat_within`, or the champion answering.
+    mild_above_score: int = Field(default=4, ge=-1, le=10)
+    mild_needs_health_below: float = Field(default=70, ge=20, le=101)
+    mild_repeat_within: Duration = timedelta(days=90)
+    # ... or 7-day active users this share below 4 weeks earlier (0 disables).
+    mild_usage_decline: Ratio = 0.05
     resolve_min_score: int = Field(default=7, ge=0, le=10)
     resolve_after: Duration = timedelta(days=30)
 
@@ -189,6 +213,9 @@ class UsageDropParams(_Strict):
     # A slow decline: the same drop against the 7 days `decline_weeks` weeks earlier, no
     # week in between above that level (0 disables).
     decline_weeks: int = Field(default=4, ge=0, le=4)
+    # The significance a decline needs: a month of weeks none above the start is evidence
+    # of its own.
+    decline_significance_z: float = Field(default=1.5, ge=0, le=10)
     resolve_within: Ratio = 0.15
 
 
@@ -200,12 +227,20 @@ class SupportEscalationParams(_Strict):
 class HealthRecoveryParams(_Strict):
     resolve_at_least: float = Field(default=70, ge=20, le=100)
     resolve_weeks: float = Field(default=2, ge=0, le=52)
+    # Open only once the account has stayed in the band this many days (health_at_risk):
+    # a score that dips under the line for a few days and comes back is no trend.
+    confirm_days: float = Field(default=0, ge=0, le=60)
 
 
 class ExpansionParams(_Strict):
     min_seat_ratio: float = Field(default=0.9, ge=0)
-    # Below this many seats, 90% use is a few people and says nothing about demand.
+    # Below this many seats, 90% use is a few people and says nothing about demand: a small
+    # account also needs more active users than seats, or growth (below).
     min_seats: int = Field(default=30, ge=0)
+    # Growth of a small account: 7-day active users up this share on the higher of the weeks
+    # 3 and 4 weeks before, and by at least `small_growth_min_users` people.
+    small_growth_at_least: float = Field(default=0.20, ge=0)
+    small_growth_min_users: int = Field(default=2, ge=0)
     # The seat ratio must also have been reached in the 7 days before (not one busy week).
     confirm_weeks: int = Field(default=2, ge=1, le=4)
     min_health: float = Field(default=70, ge=20, le=100)

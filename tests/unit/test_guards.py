@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from events.models import NpsEvent
+from workers.core.book import BookActivity
 from workers.core.guards import longest_gap, significant, silence_limit
-from workers.core.testing import Sim, at
+from workers.core.testing import T0, Sim, at, rules_with
 from workers.core.users import UserRecord
 
 CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "exports")
@@ -185,3 +187,130 @@ def test_an_account_active_again_gets_tasks_again() -> None:
     sim.account(at(3), status="active")
     sim.nps(at(4, 9), 2)
     assert sim.actions("nps_detractor") == ["opened"]
+
+
+# --- the book baseline ----------------------------------------------------------------------
+
+
+def _book(sim: Sim, first_day: int, days: int, off: range = range(0)) -> BookActivity:
+    """The rest of a 30-account book around the simulated account: 300 user-days a day, a
+    tenth of it on days in `off` (relative to T0)."""
+    book = BookActivity()
+    base = int(T0.timestamp() // 86400)
+    for d in range(first_day, first_day + days):
+        book.user_days[base + d] = 30 if d in off else 300
+        book.accounts[base + d] = 30
+    sim.state.book = book
+    return book
+
+
+def test_book_level_change_and_days_off() -> None:
+    book = BookActivity()
+    for d in range(0, 42):
+        book.user_days[d] = 100 if 35 <= d < 42 else 300
+        book.accounts[d] = 25
+    assert book.level(34, 20) == pytest.approx(1.0)
+    assert book.level(41, 20) == pytest.approx(1 / 3)
+    assert book.change(41, 1, 20) == pytest.approx(1 / 3)
+    assert book.quiet_day(36, 20, 0.5) and not book.quiet_day(34, 20, 0.5)
+    assert book.level(41, 26) is None  # too few accounts share it to say
+    again = BookActivity.from_bytes(book.to_bytes())
+    assert again == book
+    with pytest.raises(ValueError, match="unknown version"):
+        BookActivity.from_bytes(b'{"v": 9}')
+
+
+def test_a_holiday_the_whole_book_shares_raises_no_usage_drop_or_health_alarm() -> None:
+    # Two weeks off: the three-day confirmation alone does not cover the second week.
+    sim = new(licensed_seats=50, champion_user_id="user-0")
+    _book(sim, 0, 77, off=range(42, 56))
+    sim.daily_usage(0, 42, 40, features=CORE)
+    sim.daily_usage(42, 14, 4, features=CORE)  # 90% out, as deep as the book
+    sim.daily_usage(56, 21, 40, features=CORE)
+    sim.advance(at(77, 1))
+    assert sim.actions("usage_drop") == []
+    assert sim.actions("health_at_risk") == []
+    # Without the book the same account alarms.
+    alone = Sim(rules_with(book_baseline={"enabled": False}))
+    alone.account(at(0), segment="mid_market", licensed_seats=50, champion_user_id="user-0")
+    alone.daily_usage(0, 42, 40, features=CORE)
+    alone.daily_usage(42, 14, 4, features=CORE)
+    alone.advance(at(56, 1))
+    assert alone.actions("usage_drop") == ["opened"]
+
+
+def test_an_account_dropping_while_the_book_does_not_still_alarms() -> None:
+    sim = new()
+    _book(sim, 0, 42)
+    sim.daily_usage(0, 21, 40)
+    sim.daily_usage(21, 14, 8)
+    sim.advance(at(35, 1))
+    assert sim.actions("usage_drop") == ["opened"]
+
+
+def test_champion_silence_does_not_count_the_book_days_off() -> None:
+    sim = new(champion_user_id="champ")
+    _book(sim, 0, 60, off=range(35, 42))
+    _champion_days(sim, list(range(0, 30)))
+    sim.advance(at(29 + 15, 10))  # 15 days silent, 7 of them the book's week off
+    assert sim.actions("champion_silent") == []
+    sim.advance(at(29 + 22, 10))
+    [task] = sim.of("champion_silent")
+    assert task.evidence["book_days_off"] == 7
+    assert "days the whole book was off" in task.reason
+
+
+# --- health_at_risk and nps_detractor -------------------------------------------------------
+
+
+def test_health_at_risk_opens_once_the_band_held_four_days() -> None:
+    sim = new()
+    sim.nps(at(0, 1), 2)  # 100 -> 60 (satisfaction and support only): at risk from above
+    sim.advance(at(4, 0, 59))
+    assert sim.actions("health_at_risk") == []
+    sim.advance(at(4, 2))
+    [task] = sim.of("health_at_risk")
+    assert task.created_at == at(4, 1)  # four days after entering the band
+    assert "has stayed there 4 days" in task.reason
+
+
+def test_a_dip_under_70_that_recovers_within_four_days_opens_nothing() -> None:
+    sim = new()
+    sim.nps(at(0, 1), 2)
+    sim.nps(at(2, 1), 9)  # back to 100 two days later
+    sim.advance(at(10))
+    assert sim.actions("health_at_risk") == []
+
+
+@pytest.mark.parametrize(
+    ("score", "second_sign", "fires"),
+    [
+        (4, None, True),  # a strong detractor always
+        (6, None, False),  # a mild one from a healthy account with steady usage
+        (6, "repeat", True),
+        (6, "champion", True),
+        (6, "usage", True),
+    ],
+)
+def test_a_mild_detractor_needs_a_second_sign(
+    score: int, second_sign: str | None, fires: bool
+) -> None:
+    sim = new(licensed_seats=20, champion_user_id="user-0")
+    users = 18 if second_sign == "usage" else 10
+    sim.daily_usage(0, 21, users, features=CORE)
+    sim.daily_usage(21, 14, 10, features=CORE)  # usage: 18 -> 10 is a slide, 10 -> 10 steady
+    if second_sign == "repeat":
+        sim.nps(at(20, 9), 6)
+    respondent = "user-0" if second_sign == "champion" else "someone"
+    sim.apply(
+        NpsEvent(
+            event_id="n-last",
+            account_id=sim.state.account_id,
+            occurred_at=at(35, 9),
+            score=score,
+            respondent_id=respondent,
+        )
+    )
+    opened = [t for t in sim.of("nps_detractor") if t.created_at == at(35, 9)]
+    updated_or_opened = bool(opened)
+    assert updated_or_opened == fires

@@ -17,7 +17,8 @@ CORE = ("dashboards", "reports", "alerts", "integrations", "automation", "export
 
 
 def new(segment: str = "smb", rules=None, **facts: object) -> Sim:
-    sim = Sim(rules)
+    # The lifecycle is tested on the owner's thresholds alone (the guards: test_guards.py).
+    sim = Sim(rules or UNGUARDED)
     sim.account(at(0), segment=segment, csm_id="csm-1", **facts)
     return sim
 
@@ -26,7 +27,7 @@ def new(segment: str = "smb", rules=None, **facts: object) -> Sim:
 
 
 def test_usage_drop_hovering_around_threshold_is_one_task() -> None:
-    sim = new(rules=UNGUARDED, licensed_seats=20)
+    sim = new(licensed_seats=20)
     sim.daily_usage(0, 7, 10)
     # Weekly active users hover around -30% of the baseline for five weeks.
     for week, users in enumerate([7, 8, 6, 8, 7], start=1):
@@ -38,7 +39,7 @@ def test_usage_drop_hovering_around_threshold_is_one_task() -> None:
 
 
 def test_usage_drop_resolves_back_within_15_percent_of_baseline() -> None:
-    sim = new(rules=UNGUARDED, licensed_seats=20)
+    sim = new(licensed_seats=20)
     sim.daily_usage(0, 7, 10)
     sim.daily_usage(7, 7, 6)
     sim.daily_usage(14, 7, 8)  # 8 < 8.5: not yet recovered
@@ -210,7 +211,10 @@ def test_health_task_resolves_after_two_weeks_at_or_above_70() -> None:
 
 
 def test_health_recovery_clock_restarts_when_the_score_dips() -> None:
-    rules = rules_with(playbooks={"health_at_risk": {"params": {"resolve_at_least": 90}}})
+    rules = rules_with(
+        playbooks={"health_at_risk": {"params": {"resolve_at_least": 90, "confirm_days": 0}}},
+        book_baseline={"enabled": False},
+    )
     sim = new(licensed_seats=10, rules=rules)
     _usage_dip(sim, 20)
     sim.nps(at(20, 1), 2)  # 85: below the (tuned) recovery level of 90 for an hour
@@ -259,7 +263,7 @@ def test_low_adoption_resolves_at_40_percent() -> None:
 
 
 def test_expansion_hysteresis() -> None:
-    sim = new(rules=UNGUARDED, licensed_seats=10, champion_user_id="user-0")
+    sim = new(licensed_seats=10, champion_user_id="user-0")
     sim.daily_usage(0, 7, 10, features=CORE)
     sim.advance(at(7, 1))
     assert sim.actions("expansion_signal") == ["opened"]

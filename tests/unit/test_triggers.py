@@ -51,7 +51,7 @@ def test_usage_drop_edges(prev_users: int, now_users: int, fires: bool) -> None:
 
 @pytest.mark.parametrize(("score", "fires"), [(0, True), (6, True), (7, False), (10, False)])
 def test_nps_detractor_edges(score: int, fires: bool) -> None:
-    sim = Sim()
+    sim = Sim(UNGUARDED)
     account(sim)
     sim.nps(at(3, 9, 30), score)
     tasks = sim.of("nps_detractor")
@@ -122,7 +122,7 @@ def test_renewal_first_seen_inside_the_window_starts_at_the_right_milestone() ->
 
 @pytest.mark.parametrize(("days", "fires"), [(10, False), (11, True)])
 def test_champion_silent_edges(days: int, fires: bool) -> None:
-    sim = Sim()
+    sim = Sim(UNGUARDED)
     account(sim, champion_user_id="champ")
     sim.usage(at(0, 10), "champ")
     sim.advance(at(days, 10))
@@ -195,7 +195,7 @@ def test_expansion_needs_health() -> None:
 
 
 def test_health_at_risk_fires_only_from_above() -> None:
-    sim = Sim()
+    sim = Sim(UNGUARDED)
     account(sim, licensed_seats=10, champion_user_id="user-0")
     sim.daily_usage(0, 1, 10, features=CORE)
     sim.advance(at(1, 1))
@@ -261,7 +261,10 @@ def test_new_account_first_weeks_raise_no_alarm_from_empty_windows(
     sim = Sim(
         rules_with(
             health={"warmup_days": warmup_days},
-            playbooks={"low_adoption": {"params": {"min_observed_days": min_observed_days}}},
+            playbooks={
+                "low_adoption": {"params": {"min_observed_days": min_observed_days}},
+                "health_at_risk": {"params": {"confirm_days": 0}},
+            },
         )
     )
     _new_account_with_weekly_habits(sim, 28)
@@ -328,7 +331,7 @@ def test_health_at_risk_not_when_the_warmup_ends_at_risk(warmup_days: int, fires
 
 
 def test_health_at_risk_fires_for_a_real_fall_after_warmup() -> None:
-    sim = Sim()
+    sim = Sim(UNGUARDED)
     account(sim, champion_user_id="user-0")
     sim.daily_usage(0, 14, 20, features=CORE)
     sim.advance(at(14, 1))

@@ -34,12 +34,36 @@ def register(sub: Any) -> None:
         "--rules", default=None, help="rules file (default: CS_RULES_FILE or bundled)"
     )
     parser.add_argument("--tasks", action="store_true", help="also print every task")
+    add_partitions_argument(parser)
     parser.set_defaults(func=run)
+
+
+def add_partitions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "partitions of the input topics, as the workers run (default: "
+            "CS_TOPIC_PARTITIONS): accounts share a book baseline with their partition's"
+        ),
+    )
+
+
+def partitions_of(args: argparse.Namespace) -> int:
+    if args.partitions is not None:
+        if args.partitions < 1:
+            raise SystemExit("cs-signals: --partitions must be at least 1")
+        return int(args.partitions)
+    return settings_or_exit().topic_partitions
 
 
 def run(args: argparse.Namespace) -> int:
     rules_file = args.rules or settings_or_exit().rules_file
-    return backtest_file(args.file, rules_file, show_tasks=args.tasks)
+    return backtest_file(
+        args.file, rules_file, show_tasks=args.tasks, partitions=partitions_of(args)
+    )
 
 
 @dataclass
@@ -95,7 +119,9 @@ def load_events(
     return LoadedEvents(rules, events, errors)
 
 
-def backtest_file(path: str, rules_file: str | None, *, show_tasks: bool = False) -> int:
+def backtest_file(
+    path: str, rules_file: str | None, *, show_tasks: bool = False, partitions: int = 8
+) -> int:
     """The tasks a rules file would raise on these events, counted per playbook."""
     from workers.render import render_task
     from workers.replay.backtest import backtest
@@ -103,7 +129,7 @@ def backtest_file(path: str, rules_file: str | None, *, show_tasks: bool = False
     loaded = load_events(path, rules_file, command="backtest")
     if loaded is None:
         return 2
-    result = backtest(loaded.events, loaded.rules, until=loaded.end)
+    result = backtest(loaded.events, loaded.rules, until=loaded.end, partitions=partitions)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for task in result.tasks:
         counts[task.playbook][task.action] += 1

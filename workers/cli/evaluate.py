@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from workers.cli.backtest import add_partitions_argument, partitions_of
 from workers.cli.settings import settings_or_exit
 
 _EPILOG_HEAD = """\
@@ -52,6 +53,7 @@ def register(sub: Any) -> None:
         "--chart", metavar="FILE.html", default=None, help="also write risk tasks per week"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_partitions_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         as_json=args.json,
         chart=args.chart,
         quiet=args.quiet,
+        partitions=partitions_of(args),
     )
 
 
@@ -75,6 +78,7 @@ def evaluate_file(
     as_json: bool = False,
     chart: str | None = None,
     quiet: bool = False,
+    partitions: int = 8,
 ) -> int:
     from config.rules_model import playbook_kind
     from workers.cli.backtest import load_events
@@ -131,7 +135,7 @@ def evaluate_file(
         )
 
     progress(f"running rules over {len(loaded.events):,} events…")
-    result = backtest(loaded.events, loaded.rules, until=end)
+    result = backtest(loaded.events, loaded.rules, until=end, partitions=partitions)
     progress(f"scoring {len(result.tasks):,} task messages…")
     kinds = {pid: playbook_kind(pid, rule) for pid, rule in loaded.rules.playbooks.items()}
     scores = score(scored_tasks(result.tasks), outcomes, Book(start, end, accounts), kinds)

@@ -261,8 +261,10 @@ def _evaluate(
                     and bool(previous.get("warmup")) == warming
                 )
                 state.at_risk_from = previous["score"] if entered_from_above else None
+                state.at_risk_since = now if entered_from_above else None
         else:
             state.at_risk_from = None
+            state.at_risk_since = None
         health = {"score": score, "band": band, "components": result.points}
         if warming:
             health["warmup"] = True
@@ -419,6 +421,10 @@ def _quiet_until(state: AccountState, now: float, rules: Rules, plan: Plan) -> f
         cands.append(latest[0] + plan.nps_window)
         cands.append(latest[0] + (int((now - latest[0]) // DAY) + 1) * DAY)
     quiet_candidates(state, now, plan, cands)
+    if state.at_risk_since is not None:
+        # health_at_risk opens once the account has stayed at risk its confirm_days.
+        for pb in rules.compiled.by_kind.get("health_at_risk", ()):
+            cands.append(state.at_risk_since + pb.params.confirm_days * DAY)
     if plan.reads_urgent_age and any(t.priority == "urgent" for t in state.tickets.values()):
         return now
     tasks = state.tasks

@@ -18,7 +18,7 @@ from .engagement import note_first_use, prune_engagement
 from .plan import plan_for
 from .state import DAY, AccountState, Ticket, to_dt
 from .usage import note_feature, note_user_day, prune_usage
-from .users import MASK_DAYS, UserRecord
+from .users import MASK_DAYS, UserRecord, active_between
 
 OPEN_STATUSES = frozenset({"opened", "updated", "escalated"})
 CLOSED_STATUSES = frozenset({"resolved", "closed"})
@@ -49,6 +49,7 @@ def fold_usage(state: AccountState, event: UsageEvent, rules: Rules, ts: float) 
     _note_time(state, ts)
     usage = state.usage
     volume = usage.volume
+    first_of_day = day not in volume
     volume[day] = volume.get(day, 0) + event.quantity
     note_feature(usage.features, event.feature, day)
     seen = state.engagement.first_use.get(event.feature)
@@ -63,7 +64,12 @@ def fold_usage(state: AccountState, event: UsageEvent, rules: Rules, ts: float) 
     record = users.get(user)
     if record is None or not _already_known(record, day, ts):
         # The user's first activity of this day (or an earlier one of their last day).
+        book = state.book
+        if book is not None:
+            book.note(day, not active_between(record, day, day), first_of_day)
         note_user_day(usage, users, user, record, day, ts)
+    elif first_of_day and state.book is not None:
+        state.book.note(day, False, True)
     cache = state.usage_cache
     if cache is not None and day < cache[0]:
         # A late event changed a completed day the cached aggregates were built from.

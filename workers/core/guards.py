@@ -8,7 +8,9 @@ account already keeps (daily 7-day distinct-user snapshots, the champion's activ
   the windows ending on several consecutive days);
 - is a slow decline a decline? (the same percentage against a month earlier, with no week in
   between above where it started);
-- is the champion's silence unusual for this champion? (against their own longest gap).
+- is the champion's silence unusual for this champion? (against their own longest gap, not
+  counting the days the whole book was off);
+- does the whole book share the drop? (book.py: then it is no one account's alarm).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .book import BookActivity
 from .usage import WEEK, UsageAggregates, users_in_window
 from .users import MASK_DAYS, UserRecord
 
 _EPS = 1e-9
+
+# The partition's book, its `min_accounts` and `off_week_below` (rules.book_baseline), or None:
+# the account alone.
+Baseline = tuple[BookActivity, int, float]
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class Drop:
     confirmed_days: int  # consecutive days (windows ending on them) it held
 
 
-def significant(before: int, after: int, z: float) -> bool:
+def significant(before: float, after: float, z: float) -> bool:
     """The users lost are at least z standard deviations of the difference of two counts
     (sqrt(before + after)): 20 -> 14 is not, 20 -> 8 is, 200 -> 140 is."""
     return before - after + _EPS >= z * math.sqrt(before + after)
@@ -43,14 +50,25 @@ def _drop_at(
     drop_at_least: float,
     min_before: int,
     z: float,
+    book: Baseline | None,
 ) -> tuple[int, int] | None:
     after = users_in_window(usage, end, WEEK)
     before = users_in_window(usage, end - WEEK * weeks, WEEK)
     if before < min_before or before == 0:
         return None
-    if after > before * (1 - drop_at_least) + _EPS:
+    judged = float(after)
+    if book is not None:
+        level = book[0].level(end, book[1])
+        if level is not None and level < book[2]:
+            return None  # a week off for the whole book: nobody's drop
+        # What the account would have had had the book not dropped (never the other way:
+        # a growing book does not make an account's steady week a drop).
+        change = book[0].change(end, weeks, book[1])
+        if change is not None and 0 < change < 1:
+            judged = after / change
+    if judged > before * (1 - drop_at_least) + _EPS:
         return None
-    if not significant(before, after, z):
+    if not significant(before, judged, z):
         return None
     for k in range(1, weeks):
         # A decline, not a spike and a fall: no week in between above where it started.
@@ -68,14 +86,20 @@ def confirmed_drop(
     z: float,
     confirm_days: int,
     decline_weeks: int,
+    decline_z: float | None = None,
+    book: Baseline | None = None,
 ) -> Drop | None:
     """The week-over-week drop (else the decline over `decline_weeks`) that holds in the
-    7-day windows ending on each of the last `confirm_days` days, or None."""
-    spans = [1] + ([decline_weeks] if decline_weeks > 1 else [])
-    for weeks in spans:
+    7-day windows ending on each of the last `confirm_days` days, or None. A decline is
+    tested at `decline_z` (default `z`): a month of weeks none above the start is evidence
+    of its own."""
+    spans = [(1, z)] + (
+        [(decline_weeks, z if decline_z is None else decline_z)] if decline_weeks > 1 else []
+    )
+    for weeks, span_z in spans:
         first = None
         for k in range(confirm_days):
-            found = _drop_at(usage, yesterday - k, weeks, drop_at_least, min_before, z)
+            found = _drop_at(usage, yesterday - k, weeks, drop_at_least, min_before, span_z, book)
             if found is None:
                 break
             if first is None:
@@ -105,3 +129,25 @@ def longest_gap(record: UserRecord | None) -> int:
 def silence_limit(max_inactive_days: int, rhythm_factor: float, gap: int) -> int:
     """Whole days of silence the champion may have before it is an alarm."""
     return max(max_inactive_days, math.ceil(rhythm_factor * gap))
+
+
+def book_days_off(book: Baseline | None, first: int, last: int, below: float) -> int:
+    """Days in [first, last] on which the whole book was off (book.quiet_day)."""
+    if book is None or last < first:
+        return 0
+    activity, min_accounts, _ = book
+    return sum(1 for day in range(first, last + 1) if activity.quiet_day(day, min_accounts, below))
+
+
+def last_usual_week(book: Baseline | None, yesterday: int, max_back: int = 21) -> int:
+    """The last day ending a 7-day window in which the book was not off (its level at least
+    `off_week_below`), at most `max_back` days back; `yesterday` when that is one already or
+    no day qualifies."""
+    if book is None:
+        return yesterday
+    activity, min_accounts, off_below = book
+    for end in range(yesterday, yesterday - max_back - 1, -1):
+        level = activity.level(end, min_accounts)
+        if level is None or level >= off_below:
+            return end
+    return yesterday

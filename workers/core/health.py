@@ -83,7 +83,15 @@ def _raw(component: str, raw: Any) -> Any:
 
 def _detail(component: str, raw: Any, d: tuple[Any, ...]) -> str:
     if component == "usage":
-        return f"{d[0]} of {d[1]} seats active in 7 days ({raw:.0%})"
+        text = f"{d[0]} of {d[1]} seats active in 7 days ({raw:.0%})"
+        if len(d) > 4 and d[4] is not None and d[2] is not None:
+            text += (
+                f"; the whole book was off ({d[2]:.0%} of its usual week), so judged on the "
+                f"7 days that ended {d[4] + 1} days ago: {d[3]:.0%}"
+            )
+        elif len(d) > 3 and d[3] is not None and d[2] is not None:
+            text += f"; the whole book was at {d[2]:.0%} of its usual week, so judged as {d[3]:.0%}"
+        return text
     if component == "adoption":
         return f"{d[0]} of {d[1]} core features used ({raw:.0%})"
     if component == "engagement":
@@ -190,10 +198,27 @@ def _grades(
         ratio = m.get("active_users_7d_ratio")
         if ratio is not None:
             u = health.usage
+            # In a week the whole book is below its usual (a holiday), the account is judged
+            # as if the book had been at its usual level: a shared drop is nobody's risk.
+            # In a week off for the whole book (a holiday: accounts differ in how deep it goes)
+            # the last usual week is judged instead.
+            level = m.get("book_level_7d")
+            usual = m.get("usual_week_active_users")
+            seats = m["licensed_seats"]
+            if usual is not None and seats:
+                judged = usual / seats
+            else:
+                judged = ratio / level if level is not None and 0 < level < 1 else ratio
             out["usage"] = (
                 ratio,
-                _grade_at_least(ratio, u.good_at_least, u.at_risk_at_least),
-                (m["active_users_7d"], m["licensed_seats"]),
+                _grade_at_least(judged, u.good_at_least, u.at_risk_at_least),
+                (
+                    m["active_users_7d"],
+                    seats,
+                    level,
+                    judged if judged != ratio or usual is not None else None,
+                    m.get("usual_week_ended_days_ago") if usual is not None else None,
+                ),
             )
         adoption = m.get("adoption_ratio")
         if adoption is not None:

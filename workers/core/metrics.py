@@ -17,6 +17,7 @@ from config.metrics_catalogue import METRICS
 
 from .days import epoch_day
 from .engagement import EngagementView, engagement_metrics, engagement_view
+from .guards import last_usual_week
 from .plan import plan_for
 from .state import DAY, AccountState
 from .usage import MONTH, WEEK, features_between, users_in_window, volume_between
@@ -84,6 +85,19 @@ def compute_metrics(
             m["usage_volume_7d"] = vol7
             m["usage_change_7d"] = (a7 - p7) / p7 if p7 else None
             m["active_users_7d_ratio"] = a7 / seats if seats else None
+            book = state.book
+            baseline = rules.book_baseline
+            if book is not None and baseline.enabled:
+                level = book.level(today - 1, baseline.min_accounts)
+                m["book_level_7d"] = level
+                if level is not None and level < baseline.off_week_below:
+                    # A week off for the whole book: health judges the last usual week.
+                    end = last_usual_week(
+                        (book, baseline.min_accounts, baseline.off_week_below), today - 1
+                    )
+                    if end != today - 1:
+                        m["usual_week_active_users"] = users_in_window(state.usage, end, WEEK)
+                        m["usual_week_ended_days_ago"] = today - 1 - end
             m["features_used_30d"] = len(features)
             m["core_features_used_30d"] = core_used
             m["adoption_ratio"] = core_used / plan.n_core if core else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .book import BookActivity
 from .days import DAY, HOUR, to_dt, to_ts
 from .dedup import SeenIds
 from .engagement import Engagement
@@ -89,6 +90,8 @@ class AccountState:
     # The score before the account entered at_risk from above (healthy/champion); None when
     # it is not at risk or came up from critical. health_at_risk fires only "from above".
     at_risk_from: float | None = None
+    # When it entered at_risk from above (health_at_risk's confirm_days count from it).
+    at_risk_since: float | None = None
     renewal_for: str | None = None  # renewal date the milestones below belong to
     renewal_milestones: list[int] = field(default_factory=list)
     tasks: dict[str, TaskState] = field(default_factory=dict)
@@ -100,6 +103,9 @@ class AccountState:
     users: UserStore = field(default_factory=DictUserStore, compare=False, repr=False)
     # Transient (not serialised): usage metrics of completed days, rebuilt on demand.
     usage_cache: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    # Transient (not serialised): the partition's book baseline (book.py), plugged in by the
+    # shell or the backtest; None judges the account alone.
+    book: BookActivity | None = field(default=None, compare=False, repr=False)
     # Transient: the usage guards' verdict for the usage_cache it was computed on (guards.py).
     guard_cache: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
     # Transient (not serialised): (until, rules, epoch day) after a boundary evaluation that

@@ -47,7 +47,8 @@ def rules_with(**changes: Any) -> Rules:
 def unguarded_rules() -> Rules:
     """The bundled rules with the alert-quality guards switched off: the owner's thresholds
     alone (usage_drop: 30% week over week from at least 5 users; expansion at 90% of any seat
-    count), for tests of those edges."""
+    count; every detractor; a champion silent after 10 days; health_at_risk on entering the
+    band; no book baseline), for tests of those edges."""
     return rules_with(
         playbooks={
             "usage_drop": {
@@ -59,7 +60,11 @@ def unguarded_rules() -> Rules:
                 }
             },
             "expansion_signal": {"params": {"min_seats": 0, "confirm_weeks": 1}},
-        }
+            "nps_detractor": {"params": {"mild_above_score": 6}},
+            "champion_silent": {"params": {"max_inactive_days": 10, "rhythm_factor": 0}},
+            "health_at_risk": {"params": {"confirm_days": 0}},
+        },
+        book_baseline={"enabled": False},
     )
 
 

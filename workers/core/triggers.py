@@ -22,7 +22,14 @@ from .engagement_triggers import (
     check_qbr_due,
 )
 from .eval_context import EvalContext
-from .guards import Drop, confirmed_drop, longest_gap, silence_limit
+from .guards import (
+    Baseline,
+    Drop,
+    book_days_off,
+    confirmed_drop,
+    longest_gap,
+    silence_limit,
+)
 from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
 from .usage import WEEK, users_in_window
@@ -58,6 +65,7 @@ def check_nps_detractor(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState)
         and nps
         and nps[-1][2] == ev.event_id  # the latest response: a superseded late one is moot
         and ctx.now - nps[-1][0] < p.resolve_after.total_seconds()
+        and (ev.score <= p.mild_above_score or _mild_detractor_confirmed(p, ctx, ev))
     ):
         previous = next((e[1] for e in reversed(nps[:-1])), None)
         check.fire = Fire(
@@ -88,6 +96,23 @@ def check_nps_detractor(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState)
             check.resolve = f"No new detractor response in {days} days."
             check.resolve_evidence = {"days_since_detractor": days}
     return check
+
+
+def _mild_detractor_confirmed(p: Any, ctx: EvalContext, ev: NpsEvent) -> bool:
+    """A 5-6 counts with a second sign: poor health, a repeat, or the champion answering."""
+    if ctx.health is not None and ctx.health["score"] < p.mild_needs_health_below:
+        return True
+    if p.mild_usage_decline > 0:
+        usage = ctx.state.usage
+        yesterday = int(ctx.now // DAY) - 1
+        now_users = users_in_window(usage, yesterday, WEEK)
+        before = users_in_window(usage, yesterday - 4 * WEEK, WEEK)
+        if before and now_users <= before * (1 - p.mild_usage_decline) + _EPS:
+            return True
+    if ev.respondent_id is not None and ev.respondent_id == ctx.state.facts.get("champion_user_id"):
+        return True
+    since = ctx.now - p.mild_repeat_within.total_seconds()
+    return any(since <= e[0] and e[1] <= p.max_score and e[2] != ev.event_id for e in ctx.state.nps)
 
 
 def _escalated_or_urgent(state: AccountState) -> list[str]:
@@ -156,8 +181,10 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 drop_at_least=p.drop_at_least,
                 min_before=p.min_prev_active_users,
                 z=p.significance_z,
+                decline_z=p.decline_significance_z,
                 confirm_days=p.confirm_days,
                 decline_weeks=p.decline_weeks,
+                book=_baseline(ctx),
             )
             state.guard_cache = (state.usage_cache, p, drop)
         if drop is not None:
@@ -179,6 +206,16 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
     return check
 
 
+def _baseline(ctx: EvalContext) -> Baseline | None:
+    book = ctx.state.book
+    rules = ctx.rules.book_baseline
+    return (
+        (book, rules.min_accounts, rules.off_week_below)
+        if book is not None and rules.enabled
+        else None
+    )
+
+
 def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
     p = pb.params
     fell = (drop.before - drop.after) / drop.before
@@ -194,7 +231,8 @@ def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
         priority=pb.rule.priority,
         reason=(
             f"{what}, at or above the {_pct(p.drop_at_least)} drop threshold; significant "
-            f"(z ≥ {p.significance_z:g}) and {held}."
+            f"(z ≥ {p.significance_z if drop.weeks == 1 else p.decline_significance_z:g}) "
+            f"and {held}."
         ),
         evidence={
             "active_users_7d": drop.after,
@@ -218,18 +256,21 @@ def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskSta
     if ratio is None or score is None:
         return check
     seats = m["licensed_seats"] or 0
+    demand = None
     if (
         ratio + _EPS >= p.min_seat_ratio
         and score >= p.min_health
-        and seats >= p.min_seats
         and _seat_ratio_held(ctx, seats, p.min_seat_ratio, p.confirm_weeks)
     ):
+        demand = _small_account_demand(ctx, seats, m["active_users_7d"], p)
+    if demand is not None:
         check.fire = Fire(
             priority=pb.rule.priority,
             reason=(
                 f"{m['active_users_7d']} of {m['licensed_seats']} licensed seats ({_pct(ratio)}) "
                 f"were active in the last 7 days with health {score:g}, at or above the "
-                f"{_pct(p.min_seat_ratio)} expansion threshold."
+                f"{_pct(p.min_seat_ratio)} expansion threshold"
+                + (f" ({demand}, on fewer than {p.min_seats} seats)." if demand else ".")
             ),
             evidence={
                 "active_users_7d": m["active_users_7d"],
@@ -240,6 +281,7 @@ def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskSta
                 "min_health": p.min_health,
                 "min_seats": p.min_seats,
                 "weeks_at_ratio": p.confirm_weeks,
+                "small_account_demand": demand or None,
             },
         )
     if task.open and (ratio < p.resolve_below_ratio or score < p.resolve_below_health):
@@ -249,6 +291,35 @@ def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskSta
         )
         check.resolve_evidence = {"active_users_7d_ratio": round(ratio, 4), "health_score": score}
     return check
+
+
+def _small_account_demand(ctx: EvalContext, seats: int, active: int, p: Any) -> str | None:
+    """Why the seat ratio means demand: "" for an account of `min_seats` or more; for a
+    smaller one, more active users than seats or recent growth; None when it does not."""
+    if seats >= p.min_seats:
+        return ""
+    if active > seats:
+        return f"{active} active users on {seats} seats"
+    observed = ctx.metrics["observed_days"]
+    if observed is None or observed < 5 * WEEK:
+        return None  # the weeks to compare with are not all observed yet
+    usage = ctx.state.usage
+    yesterday = int(ctx.now // DAY) - 1
+    baseline = _baseline(ctx)
+    before = 0.0
+    for k in (3, 4):
+        end = yesterday - WEEK * k
+        users = float(users_in_window(usage, end, WEEK))
+        level = baseline[0].level(end, baseline[1]) if baseline is not None else None
+        # A week the whole book was off (a holiday) counts at its usual level.
+        before = max(before, users / level if level is not None and 0 < level < 1 else users)
+    if (
+        before
+        and active - before + _EPS >= p.small_growth_min_users
+        and active + _EPS >= before * (1 + p.small_growth_at_least)
+    ):
+        return f"active users grew from {before:.0f} to {active} in 3-4 weeks"
+    return None
 
 
 def _seat_ratio_held(ctx: EvalContext, seats: int, ratio: float, weeks: int) -> bool:
@@ -311,12 +382,17 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             check.resolve = "The account no longer has a champion to follow."
         return check
     limit = p.max_inactive_days
-    gap = 0
-    if days > limit and champion is not None and p.rhythm_factor > 0:
-        # Only read the champion's record when the floor is passed (rarely).
-        gap = longest_gap(ctx.state.users.get(champion))
-        limit = silence_limit(p.max_inactive_days, p.rhythm_factor, gap)
-    if days > limit:
+    gap = off = 0
+    if days > limit and champion is not None:
+        # Only read the champion's record and the book when the floor is passed (rarely).
+        if p.rhythm_factor > 0:
+            gap = longest_gap(ctx.state.users.get(champion))
+            limit = silence_limit(p.max_inactive_days, p.rhythm_factor, gap)
+        today = int(ctx.now // DAY)
+        off = book_days_off(
+            _baseline(ctx), today - days, today - 1, ctx.rules.book_baseline.quiet_day_below
+        )
+    if days - off > limit:
         rhythm = (
             f", and more than {p.rhythm_factor:g} × their longest gap of {gap} days in the "
             "weeks before"
@@ -327,13 +403,15 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             priority=pb.rule.priority,
             reason=(
                 f"Champion {champion} has not been active for {days} days, more than the "
-                f"{p.max_inactive_days}-day limit{rhythm}."
+                f"{p.max_inactive_days}-day limit{rhythm}"
+                + (f" ({off} of them days the whole book was off)." if off else ".")
             ),
             evidence={
                 "champion_user_id": champion,
                 "days_since_champion_active": days,
                 "max_inactive_days": p.max_inactive_days,
                 "usual_longest_gap_days": gap,
+                "book_days_off": off,
                 "silence_limit_days": limit,
             },
         )
@@ -422,20 +500,28 @@ def check_health_at_risk(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState
     check = Check()
     h = ctx.health
     from_score = ctx.state.at_risk_from
+    since = ctx.state.at_risk_since
+    confirm = pb.params.confirm_days * DAY
     if (
         h is not None
         and h["band"] == "at_risk"
         and from_score is not None
+        and (since is None or ctx.now - since + 1.0 >= confirm)
         and _open_task_of_kind(ctx, "health_critical") is None
     ):
         bands = ctx.rules.health.bands
+        held = f", and has stayed there {pb.params.confirm_days:g} days" if confirm else ""
         check.fire = Fire(
             priority=pb.rule.priority,
             reason=(
                 f"The health score fell from {from_score:g} to {h['score']:g}, into the at-risk "
-                f"band ({bands.at_risk:g}-{bands.healthy - 1:g})."
+                f"band ({bands.at_risk:g}-{bands.healthy - 1:g}){held}."
             ),
-            evidence={**_health_evidence(ctx, bands.healthy), "previous_score": from_score},
+            evidence={
+                **_health_evidence(ctx, bands.healthy),
+                "previous_score": from_score,
+                "confirm_days": pb.params.confirm_days,
+            },
         )
     _recovery(pb, ctx, task, check)
     return check

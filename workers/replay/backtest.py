@@ -10,8 +10,12 @@ from datetime import datetime
 
 from config.rules import Rules
 from events.models import AnyInbound, HealthScore, PlaybookTask
+from workers.core.book import BookActivity
 from workers.core.engine import AccountState, advance_to, apply_event, new_state
 from workers.stream.holding import hold
+from workers.stream.partitioning import partition_for
+
+DEFAULT_PARTITIONS = 8  # the worker's default CS_TOPIC_PARTITIONS
 
 
 @dataclass
@@ -26,15 +30,23 @@ def backtest(
     events: Iterable[tuple[str, AnyInbound]],
     rules: Rules,
     until: datetime | dict[str, datetime] | None = None,
+    partitions: int = DEFAULT_PARTITIONS,
 ) -> BacktestResult:
     """Apply `(topic, event)` pairs in the worker's order (event time, then facts before
     tickets before NPS before usage, then event id), then advance every account to `until`
-    (one time for all, or per account) to let time-driven triggers fire."""
+    (one time for all, or per account) to let time-driven triggers fire.
+
+    `partitions`: the workers' CS_TOPIC_PARTITIONS. Accounts share a book baseline
+    (workers/core/book.py) with the accounts of their partition, as in a live worker."""
     result = BacktestResult()
+    books = [BookActivity() for _ in range(partitions)]
     ordered = sorted(hold(model, topic, b"", None) for topic, model in events)
     for held in ordered:
         account_id = held.model.account_id
-        state = result.states.setdefault(account_id, new_state(account_id))
+        state = result.states.get(account_id)
+        if state is None:
+            state = result.states[account_id] = new_state(account_id)
+            state.book = books[partition_for(account_id.encode(), partitions)]
         outcome = apply_event(state, held.model, rules)
         if not outcome.applied:
             result.duplicates += 1

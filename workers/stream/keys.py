@@ -6,7 +6,7 @@ One key space per partition, shared by the local RocksDB store and the changelog
     \\x02 u <account> \\x00 <user>          one user's record (last active time + day mask)
     \\x02 h <account> \\x00 <sort key>      an event held for the event-time clock
     \\x02 s <account>                     when the account is next due for evaluation
-    \\x02 m <name>                        partition metadata (the event clock)
+    \\x02 m <name>                        partition metadata (the event clock, the book baseline)
     \\x02 c                               commit marker: closes one batch's writes
 
 Account ids are validated non-empty text without NUL, so NUL separates the parts. The leading
@@ -26,6 +26,7 @@ META = V2 + b"m"
 COMMIT = V2 + b"c"
 
 CLOCK = META + b"clock"
+BOOK = META + b"book"  # the partition's book baseline (workers/core/book.py)
 SEP = b"\x00"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from workers.core.book import BookActivity
 from workers.core.users import UserRecord, decode_user, encode_user
 from workers.stream import keys
 from workers.stream.clock import PartitionClock
@@ -28,6 +29,8 @@ class PartitionState:
         self.loaded_at = time.time()
         self.clock = PartitionClock.from_bytes(store.get(keys.CLOCK))
         self.clock_dirty = False
+        # What the partition's accounts do together, day by day (workers/core/book.py).
+        self.book = BookActivity.from_bytes(store.get(keys.BOOK))
         self.schedule = Schedule()
         for key, value in store.scan(keys.SCHEDULE):
             self.schedule.set(keys.account_of(key), decode_due(value))
@@ -98,12 +101,15 @@ class PartitionState:
     def changes(self) -> dict[bytes, bytes | None]:
         if self.clock_dirty:
             self.pending[keys.CLOCK] = self.clock.to_bytes()
+        if self.book.dirty:
+            self.pending[keys.BOOK] = self.book.to_bytes()
         return self.pending
 
     def committed(self, offset: int) -> None:
         self.store.write(self.pending, offset)
         self.pending = {}
         self.clock_dirty = False
+        self.book.dirty = False
 
     def accounts(self) -> Iterator[str]:
         for key, _ in self.store.scan(keys.ACCOUNT):

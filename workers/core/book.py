@@ -1,0 +1,100 @@
+"""The book baseline: what the accounts of a partition do together, day by day.
+
+A drop every account shares (a holiday, a company-wide outage of the customer's week, a
+seasonal slump of the whole book) is not one account's alarm. Each account's guards read it
+through `BookActivity`, which counts, per event-time day, the user-days (a user's first
+activity of the day) and the active accounts of the accounts it is shared by.
+
+Who shares one: the accounts of one input partition (a live worker keeps one per partition
+in its store; `backtest` keeps one per partition of the same count, so replay and worker agree).
+A partition holds a hash-random sample of the book, so its daily rhythm is the book's; below
+`min_accounts` active accounts it says nothing and the guards use the account alone.
+
+Only completed days are read (windows ending before the evaluation's day), which every event
+of a partition has reached in event-time order, so the reading is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+
+WEEK = 7
+KEEP_DAYS = 100  # the longest read (4 weeks before a 4-week decline) with a margin
+USUAL_WEEKS = 4  # the book's usual level: the median of this many weeks before a window
+
+
+@dataclass
+class BookActivity:
+    user_days: dict[int, int] = field(default_factory=dict)
+    accounts: dict[int, int] = field(default_factory=dict)  # active accounts per day
+    dirty: bool = field(default=False, compare=False)
+
+    def note(self, day: int, new_user_day: bool, new_account_day: bool) -> None:
+        if new_user_day:
+            self.user_days[day] = self.user_days.get(day, 0) + 1
+            self.dirty = True
+        if new_account_day:
+            self.accounts[day] = self.accounts.get(day, 0) + 1
+            self.dirty = True
+            if len(self.accounts) > KEEP_DAYS + 14:
+                self._prune(max(self.accounts) - KEEP_DAYS)
+
+    def _prune(self, oldest: int) -> None:
+        for days in (self.user_days, self.accounts):
+            for day in [d for d in days if d < oldest]:
+                del days[day]
+
+    def window(self, end: int, length: int = WEEK) -> int:
+        days = self.user_days
+        return sum(days.get(d, 0) for d in range(end - length + 1, end + 1))
+
+    def active_accounts(self, end: int, length: int = WEEK) -> int:
+        """The most accounts active on one day of the window (a weekday)."""
+        return max((self.accounts.get(d, 0) for d in range(end - length + 1, end + 1)), default=0)
+
+    def level(self, end: int, min_accounts: int) -> float | None:
+        """The book's user-days in the 7 days ending on `end` over its usual level (the median
+        of the 4 weeks before); None when too few accounts share the book to say."""
+        if self.active_accounts(end) < min_accounts:
+            return None
+        usual = statistics.median(self.window(end - WEEK * k) for k in range(1, USUAL_WEEKS + 1))
+        if usual <= 0:
+            return None
+        return self.window(end) / usual
+
+    def change(self, end: int, weeks: int, min_accounts: int) -> float | None:
+        """The book's user-days in the 7 days ending on `end` over the 7 days `weeks` earlier."""
+        before_end = end - WEEK * weeks
+        if min(self.active_accounts(end), self.active_accounts(before_end)) < min_accounts:
+            return None
+        before = self.window(before_end)
+        return self.window(end) / before if before > 0 else None
+
+    def quiet_day(self, day: int, min_accounts: int, below: float) -> bool:
+        """The book was far below its usual level on `day` (against the same weekday of the
+        4 weeks before): a day off for everyone, not one person's silence."""
+        same = [self.user_days.get(day - WEEK * k, 0) for k in range(1, USUAL_WEEKS + 1)]
+        usual = statistics.median(same)
+        if usual <= 0 or max(self.accounts.get(day - WEEK * k, 0) for k in (1, 2)) < min_accounts:
+            return False
+        return self.user_days.get(day, 0) < below * usual
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"v": 1, "u": sorted(self.user_days.items()), "a": sorted(self.accounts.items())},
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> BookActivity:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        if data.get("v") != 1:
+            raise ValueError(f"book baseline of unknown version {data.get('v')!r}")
+        return cls(
+            user_days={int(d): int(n) for d, n in data["u"]},
+            accounts={int(d): int(n) for d, n in data["a"]},
+        )
