@@ -109,6 +109,27 @@ def test_version_2_round_trips_exactly() -> None:
     assert encode_state(decoded.state) == encode_state(sim.state)
 
 
+def test_facts_with_any_json_string_round_trip() -> None:
+    # Written by orjson; what it refuses (a lone surrogate) by the stdlib, ASCII-escaped.
+    for name in ("Zürich Ölwerke 東京", "lone \ud800 surrogate"):
+        sim = _sim_state()
+        sim.state.facts["name"] = name
+        decoded = decode_state(encode_state(sim.state)).state
+        assert decoded.facts["name"] == name
+        assert state_to_dict(decoded) == state_to_dict(sim.state)
+
+
+def test_values_written_by_the_stdlib_encoder_decode_the_same() -> None:
+    # Every stored value before orjson: json.dumps with ASCII escapes.
+    sim = _sim_state()
+    sim.state.facts["name"] = "Zürich"
+    text = json.dumps(state_to_dict(sim.state), separators=(",", ":"))
+    old = MAGIC + bytes([2]) + zlib.compress(text.encode("utf-8"), 1)
+    decoded = decode_state(old).state
+    assert state_to_dict(decoded) == state_to_dict(sim.state)
+    assert encode_state(decoded) == encode_state(sim.state)
+
+
 def test_an_unknown_version_is_refused_by_number() -> None:
     body = zlib.compress(b"{}")
     with pytest.raises(ValueError, match="version 3 is not supported"):
