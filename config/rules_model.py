@@ -215,7 +215,9 @@ class UsageDropParams(_Strict):
     decline_weeks: int = Field(default=4, ge=0, le=4)
     # The significance a decline needs: a month of weeks none above the start is evidence
     # of its own.
-    decline_significance_z: float = Field(default=1.5, ge=0, le=10)
+    decline_significance_z: float = Field(default=1.0, ge=0, le=10)
+    # A month-long decline also counts on smaller accounts (the week-over-week guard's 10).
+    decline_min_prev_active_users: int = Field(default=5, ge=0)
     resolve_within: Ratio = 0.15
 
 

@@ -121,28 +121,32 @@ def test_usage_drop_then_recovery_resolves(env) -> None:  # type: ignore[no-unty
     produce_in_order(
         ns,
         [
-            ("account-events", [account_event("drop-1", ts(0, 1), licensed_seats=10, csm_id="c")]),
+            ("account-events", [account_event("drop-1", ts(0, 1), licensed_seats=30, csm_id="c")]),
             (
+                # 24 -> 10 users (significant, and held the 3 days the guard confirms over)
                 "usage-events",
-                daily_usage("drop-1", 0, 7, 8)
-                + daily_usage("drop-1", 7, 7, 4)
-                + [usage_event("drop-1", "user-0", ts(14, 1))],
+                daily_usage("drop-1", 0, 7, 24)
+                + daily_usage("drop-1", 7, 12, 10)
+                + [usage_event("drop-1", "user-0", ts(19, 1))],
             ),
         ],
     )
     tasks = wait_for(
-        ns, "playbook-tasks", lambda m: tasks_of(m, "drop-1", "usage_drop"), workers=[worker]
+        ns,
+        "playbook-tasks",
+        lambda m: tasks_of(m, "drop-1", "usage_drop") and tasks_of(m, "drop-1", "health_at_risk"),
+        workers=[worker],
     )
     opened = tasks_of(tasks, "drop-1", "usage_drop")
     assert [t["action"] for t in opened] == ["opened"]
-    assert "50%" in opened[0]["reason"] and "8" in opened[0]["reason"]
-    # health fell with usage: at-risk opened from above
+    assert "58%" in opened[0]["reason"] and "(24 → 10)" in opened[0]["reason"]
+    # health fell with usage: at-risk opened from above (after 4 days in the band)
     assert [t["action"] for t in tasks_of(tasks, "drop-1", "health_at_risk")] == ["opened"]
 
     produce(
         ns,
         "usage-events",
-        daily_usage("drop-1", 14, 7, 8) + [usage_event("drop-1", "user-0", ts(21, 1))],
+        daily_usage("drop-1", 19, 7, 24) + [usage_event("drop-1", "user-0", ts(26, 1))],
     )
     tasks = wait_for(
         ns,
@@ -165,7 +169,8 @@ def test_at_risk_escalates_to_critical_instead_of_a_second_task(env) -> None:  #
             ("account-events", [account_event("crit-1", ts(0, 9), csm_id="csm-cy")]),
             ("nps-events", [nps_event("crit-1", 9, ts(0, 10))]),
             ("nps-events", [nps_event("crit-1", 3, ts(1, 10))]),
-            ("ticket-events", [ticket_event("crit-1", "T-7", "escalated", ts(1, 11), "high")]),
+            # after the 4 days health_at_risk waits for in the band
+            ("ticket-events", [ticket_event("crit-1", "T-7", "escalated", ts(6, 11), "high")]),
         ],
     )
     tasks = wait_for(

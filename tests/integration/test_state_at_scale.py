@@ -110,8 +110,9 @@ def test_a_5000_user_account_end_to_end(ns: Namespace, workers: list[WorkerProce
 def test_a_quiet_partition_raises_its_completed_week_within_the_lateness(
     ns: Namespace, workers: list[WorkerProcess]
 ) -> None:
-    """20 daily users falling to 8 over the last two complete weeks, and then nothing: the
-    wall clock (minus the allowed lateness) evaluates the account without any later event."""
+    """20 daily users falling to 8 (for the last 9 days: the drop holds the 3 days the guard
+    confirms it over), and then nothing: the wall clock (minus the allowed lateness) evaluates
+    the account without any later event."""
     ns.extra_env["CS_ALLOWED_LATENESS"] = "2s"
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -122,8 +123,8 @@ def test_a_quiet_partition_raises_its_completed_week_within_the_lateness(
     account = "quiet-drop"
     ensure_topics(ns.bootstrap, ns.prefix, ns.partitions)
     produce(ns, "account-events", [account_event(account, at(30, 0), licensed_seats=25)])
-    events = [usage_event(account, f"u{u}", at(d, 9)) for d in range(14, 7, -1) for u in range(20)]
-    events += [usage_event(account, f"u{u}", at(d, 9)) for d in range(7, 0, -1) for u in range(8)]
+    events = [usage_event(account, f"u{u}", at(d, 9)) for d in range(16, 9, -1) for u in range(20)]
+    events += [usage_event(account, f"u{u}", at(d, 9)) for d in range(9, 0, -1) for u in range(8)]
     _bulk_produce(ns, "usage-events", events)
     # The two weeks are on the topics when the worker starts (as after an outage): it reads
     # them on event time, and only then, caught up and quiet, follows the wall clock.

@@ -59,17 +59,18 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
             silent, ts(0, 8), csm_id="csm-ana", champion_user_id="user-0", licensed_seats=10
         ),
         account_event(renewal, ts(0, 8), csm_id="csm-bo", renewal_date=renewal_date),
-        account_event(stopped, ts(0, 8), csm_id="csm-cy", licensed_seats=10),
+        account_event(stopped, ts(0, 8), csm_id="csm-cy", licensed_seats=15),
         # contract started 59 days before day 0; only one core feature ever used
         account_event(
             adoption, ts(0, 8), csm_id="csm-di", licensed_seats=5, contract_start="2026-07-04"
         ),
     ] + [account_event(d, ts(0, 8), licensed_seats=5) for d in drivers.values()]
-    # The three quiet accounts are active in week one and then receive nothing at all.
-    week_one = [usage_event(silent, "user-0", ts(0, 9))] + daily_usage(stopped, 0, 7, 8)
-    # Drivers keep every partition's clock moving for 16 days.
+    # The quiet accounts are active at first and then receive nothing at all (12 users for
+    # two weeks: a drop the usage guards confirm once the last active day is a week behind).
+    week_one = [usage_event(silent, "user-0", ts(0, 9))] + daily_usage(stopped, 0, 14, 12)
+    # Drivers keep every partition's clock moving for 24 days.
     drivers_usage = [
-        usage_event(d, "driver-user", ts(day, 12)) for day in range(0, 17) for d in drivers.values()
+        usage_event(d, "driver-user", ts(day, 12)) for day in range(0, 25) for d in drivers.values()
     ]
     produce_in_order(
         ns,
@@ -92,8 +93,8 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
 
     champion = tasks_of(tasks, silent, "champion_silent")[0]
     assert champion["action"] == "opened" and champion["owner_id"] == "csm-ana"
-    # Silent for more than 10 days after day 0, 09:00: raised on day 10 at the earliest.
-    assert parse_ts(ts(10, 9)) <= parse_ts(champion["created_at"]) <= parse_ts(ts(11, 12))
+    # Silent for more than 14 days after day 0, 09:00: raised on day 15 at the earliest.
+    assert parse_ts(ts(15, 9)) <= parse_ts(champion["created_at"]) <= parse_ts(ts(16, 12))
 
     milestone = tasks_of(tasks, renewal, "renewal_approaching")[0]
     assert milestone["priority"] == "medium"
@@ -124,16 +125,16 @@ def test_a_live_clock_raises_time_driven_tasks_with_no_traffic_at_all(
     ns.extra_env.update({"CS_ALLOWED_LATENESS": "1s"})
     worker = WorkerProcess(ns, "wall-1").start()
     workers.append(worker)
-    twelve_days_ago = (datetime.now(UTC) - timedelta(days=12)).isoformat()
+    days_ago_16 = (datetime.now(UTC) - timedelta(days=16)).isoformat()
     account = "wall-quiet"
     produce_in_order(
         ns,
         [
             (
                 "account-events",
-                [account_event(account, twelve_days_ago, champion_user_id="u-1", csm_id="csm-ana")],
+                [account_event(account, days_ago_16, champion_user_id="u-1", csm_id="csm-ana")],
             ),
-            ("usage-events", [usage_event(account, "u-1", twelve_days_ago)]),
+            ("usage-events", [usage_event(account, "u-1", days_ago_16)]),
         ],
     )
     # Nothing else arrives: only the wall clock can move this account's time.

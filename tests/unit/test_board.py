@@ -151,12 +151,19 @@ def test_settings_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as info:
         load_board_settings({"port": "99999", "clock": "sundial"}, environ={}, env_file=None)
     text = str(info.value)
-    for expected in ("--users FILE (or CS_BOARD_USERS) is required", "CS_BOARD_SECRET",
-                     "--port='99999'", "--clock='sundial'"):
+    for expected in (
+        "--users FILE (or CS_BOARD_USERS) is required",
+        "CS_BOARD_SECRET",
+        "--port='99999'",
+        "--clock='sundial'",
+    ):
         assert expected in text, text
     with pytest.raises(SettingsError, match="at least 32 characters"):
-        load_board_settings({"users": str(_users_file(tmp_path))},
-                            environ={"CS_BOARD_SECRET": "short"}, env_file=None)
+        load_board_settings(
+            {"users": str(_users_file(tmp_path))},
+            environ={"CS_BOARD_SECRET": "short"},
+            env_file=None,
+        )
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET)
     board = load_board_settings(
@@ -180,8 +187,12 @@ def test_feedback_events_follow_the_contract() -> None:
     assert dismissed["reason"] == "wrong_owner" and dismissed["note"] == "not mine"
     done = build_feedback(TASK, {"action": "done"}, "ana", NOW)
     assert done["event_id"] != dismissed["event_id"] and "until" not in done
-    for form in ({"action": "snoozed"}, {"action": "dismissed"}, {"action": "deleted"},
-                 {"action": "snoozed", "until": "2026-08-01T00:00"}):
+    for form in (
+        {"action": "snoozed"},
+        {"action": "dismissed"},
+        {"action": "deleted"},
+        {"action": "snoozed", "until": "2026-08-01T00:00"},
+    ):
         with pytest.raises(FeedbackError):
             build_feedback(TASK, form, "ana", NOW)
 
@@ -222,8 +233,16 @@ def _client(tmp_path: Path, trusted_header: str | None = None) -> tuple[TestClie
     users = _users_file(tmp_path)
     settings = BoardSettings("127.0.0.1", 0, users, SECRET.encode(), trusted_header)
     codec = SessionCodec(settings.secret, 3600)
-    ctx = BoardContext(settings, UserDirectory(users, not trusted_header, _Log()), codec,
-                       None, Keys("cs:t:"), None, None, _Log())  # type: ignore[arg-type]
+    ctx = BoardContext(
+        settings,
+        UserDirectory(users, not trusted_header, _Log()),
+        codec,
+        None,
+        Keys("cs:t:"),
+        None,
+        None,
+        _Log(),
+    )  # type: ignore[arg-type]
     return TestClient(TestServer(build_app(ctx))), ctx
 
 
@@ -238,17 +257,22 @@ def test_app_refuses_without_a_session_and_cross_site_posts(tmp_path: Path) -> N
             assert (await client.get("/static/board.js")).status == 401
             assert (await client.get("/static/board.css")).status == 200
             # Arriving from another site without the Strict cookie: a same-site reload page.
-            bounce = await client.get("/accounts/acc-1", headers={"Sec-Fetch-Site": "cross-site"},
-                                      allow_redirects=False)
+            bounce = await client.get(
+                "/accounts/acc-1", headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
+            )
             assert bounce.status == 200 and 'http-equiv="refresh"' in await bounce.text()
             session = ctx.codec.new("ana", ctx.users.current()["ana"].fingerprint)
             client.session.cookie_jar.update_cookies({SESSION_COOKIE: ctx.codec.encode(session)})
             form = {"action": "done", "csrf": session.csrf}
-            evil = await client.post("/tasks/t-1/feedback", data=form,
-                                     headers={"Origin": "https://evil.example"})
+            evil = await client.post(
+                "/tasks/t-1/feedback", data=form, headers={"Origin": "https://evil.example"}
+            )
             assert evil.status == 403
-            no_token = await client.post("/tasks/t-1/feedback", data={"action": "done"},
-                                         headers={"Origin": str(client.make_url("")).rstrip("/")})
+            no_token = await client.post(
+                "/tasks/t-1/feedback",
+                data={"action": "done"},
+                headers={"Origin": str(client.make_url("")).rstrip("/")},
+            )
             assert no_token.status == 403
             page = await client.get("/login")
             assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
@@ -273,13 +297,20 @@ def test_trusted_header_identifies_known_users_only(tmp_path: Path) -> None:
 def test_cli_hash_password_and_bad_configuration(tmp_path: Path) -> None:
     hashed = subprocess.run(
         [sys.executable, "-m", "workers.cli", "board", "--hash-password"],
-        input="correct horse\n", capture_output=True, text=True, cwd=ROOT, check=True,
+        input="correct horse\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     ).stdout.strip()
     assert verify_password("correct horse", hashed)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     bad = subprocess.run(
         [sys.executable, "-m", "workers.cli", "board", "--users", str(tmp_path / "none.yaml")],
-        capture_output=True, text=True, cwd=tmp_path, env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
     )
     assert bad.returncode == 2
     assert "CS_BOARD_SECRET (or CS_BOARD_SECRET_FILE) is required" in bad.stderr

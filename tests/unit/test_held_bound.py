@@ -19,8 +19,13 @@ def _usage(n: int) -> tuple[str, bytes]:
     from datetime import UTC, datetime
 
     when = datetime.fromtimestamp(T0 + n * 60, UTC).isoformat()
-    body = {"event_id": f"e{n}", "account_id": "a", "occurred_at": when, "user_id": "u",
-            "feature": "reports"}
+    body = {
+        "event_id": f"e{n}",
+        "account_id": "a",
+        "occurred_at": when,
+        "user_id": "u",
+        "feature": "reports",
+    }
     return "usage-events", json.dumps(body).encode()
 
 

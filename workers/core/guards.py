@@ -87,19 +87,28 @@ def confirmed_drop(
     confirm_days: int,
     decline_weeks: int,
     decline_z: float | None = None,
+    decline_min_before: int | None = None,
     book: Baseline | None = None,
 ) -> Drop | None:
     """The week-over-week drop (else the decline over `decline_weeks`) that holds in the
     7-day windows ending on each of the last `confirm_days` days, or None. A decline is
     tested at `decline_z` (default `z`): a month of weeks none above the start is evidence
     of its own."""
-    spans = [(1, z)] + (
-        [(decline_weeks, z if decline_z is None else decline_z)] if decline_weeks > 1 else []
+    spans = [(1, z, min_before)] + (
+        [
+            (
+                decline_weeks,
+                z if decline_z is None else decline_z,
+                min_before if decline_min_before is None else decline_min_before,
+            )
+        ]
+        if decline_weeks > 1
+        else []
     )
-    for weeks, span_z in spans:
+    for weeks, span_z, span_min in spans:
         first = None
         for k in range(confirm_days):
-            found = _drop_at(usage, yesterday - k, weeks, drop_at_least, min_before, span_z, book)
+            found = _drop_at(usage, yesterday - k, weeks, drop_at_least, span_min, span_z, book)
             if found is None:
                 break
             if first is None:
