@@ -59,8 +59,18 @@ def serve_board(console: Console, env: dict[str, str], worker: subprocess.Popen[
     try:
         with log_file.open("wb") as log:
             board = subprocess.Popen(
-                [sys.executable, "-m", "workers.cli", "board", "--port", str(port),
-                 "--users", str(users), "--clock", "event"],
+                [
+                    sys.executable,
+                    "-m",
+                    "workers.cli",
+                    "board",
+                    "--port",
+                    str(port),
+                    "--users",
+                    str(users),
+                    "--clock",
+                    "event",
+                ],
                 env=board_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

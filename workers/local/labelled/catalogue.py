@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from workers.local.sample.catalogue import CSMS as SAMPLE_CSMS
+
 # (archetype, share of the book). `healthy` takes whatever the others leave (~55%).
 SHARES: tuple[tuple[str, float], ...] = (
     ("healthy_full", 0.06),  # small, 85-100% of seats in use, never expands
@@ -52,18 +54,7 @@ ON_HABIT, OFF_HABIT, WEEKEND = 0.85, 0.06, 0.03
 CHAMPION_WEEK = (0.9, 0.9, 0.9, 0.9, 0.9, 0.05, 0.02)
 SECOND_EVENT = 0.2  # chance of a second usage event (another feature) on an active day
 
-CSMS: tuple[str, ...] = (
-    "csm-ana",
-    "csm-ben",
-    "csm-chloe",
-    "csm-dev",
-    "csm-elena",
-    "csm-farid",
-    "csm-grace",
-    "csm-hiro",
-    "csm-ines",
-    "csm-jonas",
-)
+CSMS: tuple[str, ...] = (*SAMPLE_CSMS, "csm-ines", "csm-jonas")
 SEASONAL_SHARE = 0.12  # accounts in education: they dip together (autumn break)
 SEASONAL_ABSENT = 0.3  # share of their users away during the seasonal dip
 

@@ -10,6 +10,7 @@ from typing import Any
 from workers.local.labelled.builder import DAY, Builder
 from workers.local.labelled.catalogue import CHURN_KINDS, Calendar
 from workers.local.labelled.plan import Account, _years_before
+from workers.local.sample.activity import initial_facts
 
 Outcome = dict[str, str]
 
@@ -22,14 +23,7 @@ def account_facts(
     outcomes: list[Outcome] = []
     s = acc.story
     initial: dict[str, Any] = {
-        "name": acc.name,
-        "segment": acc.segment,
-        "licensed_seats": acc.seats,
-        "arr": acc.arr,
-        "csm_id": acc.csm_id,
-        "champion_user_id": acc.champion_id,
-        "contract_start": acc.contract_start.isoformat(),
-        "renewal_date": acc.renewal_date.isoformat(),
+        **initial_facts(acc),
         "status": "active",
         # Ground truth for tests and people (ignored by the contract): the account's story.
         "sample_archetype": acc.archetype,

@@ -11,6 +11,7 @@ from typing import Any
 from workers.local.labelled.builder import Builder, work_sec
 from workers.local.labelled.catalogue import Calendar
 from workers.local.labelled.plan import Account
+from workers.local.sample.activity import ticket_lifecycle
 from workers.local.sample.catalogue import (
     _DETRACTOR_COMMENTS,
     _ESCALATION_SUBJECTS,
@@ -82,14 +83,7 @@ def _ticket(b: Builder, acc: Account, steps: Iterable[tuple[int, str, str]], sub
     """One ticket's lifecycle; the provisional id is renumbered by opening time later."""
     count = acc.story["tickets"] = acc.story.get("tickets", 0) + 1
     ticket_id = f"{acc.account_id}-draft-{count}"
-    last = -1
-    for sec, status, priority in steps:
-        sec = max(sec, last + 60)  # a lifecycle never goes back in time
-        fields: dict[str, Any] = {"ticket_id": ticket_id, "status": status, "priority": priority}
-        if status == "opened":
-            fields["subject"] = subject
-        b.add(sec, "ticket", acc, fields)
-        last = sec
+    ticket_lifecycle(b, acc, ticket_id, steps, subject)
 
 
 def nps(rng: random.Random, b: Builder, acc: Account, cal: Calendar) -> None:

@@ -60,6 +60,36 @@ def _cumulative(weights: Sequence[int]) -> list[int]:
     return out
 
 
+def ticket_lifecycle(
+    b: Any, acc: Any, ticket_id: str, steps: Iterable[tuple[int, str, str]], subject: str
+) -> None:
+    """Add one ticket's (second, status, priority) steps, never going back in time; the
+    subject goes on the opening. Shared by the demo sample and the labelled book (`b` has
+    `add(second, kind, account, fields)`)."""
+    last = -1
+    for sec, status, priority in steps:
+        sec = max(sec, last + 60)  # a lifecycle never goes back in time
+        fields: dict[str, Any] = {"ticket_id": ticket_id, "status": status, "priority": priority}
+        if status == "opened":
+            fields["subject"] = subject
+        b.add(sec, "ticket", acc, fields)
+        last = sec
+
+
+def initial_facts(acc: Any) -> dict[str, Any]:
+    """The contract's account facts an account starts with (demo sample and labelled book)."""
+    return {
+        "name": acc.name,
+        "segment": acc.segment,
+        "licensed_seats": acc.seats,
+        "arr": acc.arr,
+        "csm_id": acc.csm_id,
+        "champion_user_id": acc.champion_id,
+        "contract_start": acc.contract_start.isoformat(),
+        "renewal_date": acc.renewal_date.isoformat(),
+    }
+
+
 def _ticket(
     b: _Builder,
     acc: _Account,
@@ -70,14 +100,7 @@ def _ticket(
     acc.extra["tickets"] = acc.extra.get("tickets", 0) + 1
     # Provisional id, renumbered by opening time in `_finish`.
     ticket_id = f"{acc.account_id}-draft-{acc.extra['tickets']}"
-    last = -1
-    for sec, status, priority in steps:
-        sec = max(sec, last + 60)  # a lifecycle never goes back in time
-        fields: dict[str, Any] = {"ticket_id": ticket_id, "status": status, "priority": priority}
-        if status == "opened":
-            fields["subject"] = subject
-        b.add(sec, "ticket", acc, fields)
-        last = sec
+    ticket_lifecycle(b, acc, ticket_id, steps, subject)
 
 
 def _tickets(rng: random.Random, b: _Builder, acc: _Account) -> None:
@@ -247,14 +270,7 @@ def _nps(rng: random.Random, b: _Builder, acc: _Account) -> None:
 def _account_events(rng: random.Random, b: _Builder, acc: _Account, accounts: int) -> None:
     # Every account's facts arrive first, within the first hours of the sample.
     initial = {
-        "name": acc.name,
-        "segment": acc.segment,
-        "licensed_seats": acc.seats,
-        "arr": acc.arr,
-        "csm_id": acc.csm_id,
-        "champion_user_id": acc.champion_id,
-        "contract_start": acc.contract_start.isoformat(),
-        "renewal_date": acc.renewal_date.isoformat(),
+        **initial_facts(acc),
         # Demo metadata (ignored by the contract): which story this account tells.
         "sample_archetype": acc.archetype,
     }
