@@ -218,6 +218,8 @@ class UsageDropParams(_Strict):
     decline_significance_z: float = Field(default=1.0, ge=0, le=10)
     # A month-long decline also counts on smaller accounts (the week-over-week guard's 10).
     decline_min_prev_active_users: int = Field(default=5, ge=0)
+    # Gradual, not one step: the week before the last already this much below the start.
+    decline_prior_week_below: Ratio = 0.10
     resolve_within: Ratio = 0.15
 
 

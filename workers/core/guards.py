@@ -51,6 +51,7 @@ def _drop_at(
     min_before: int,
     z: float,
     book: Baseline | None,
+    prior_below: float = 0.0,
 ) -> tuple[int, int] | None:
     after = users_in_window(usage, end, WEEK)
     before = users_in_window(usage, end - WEEK * weeks, WEEK)
@@ -74,6 +75,15 @@ def _drop_at(
         # A decline, not a spike and a fall: no week in between above where it started.
         if users_in_window(usage, end - WEEK * k, WEEK) > before:
             return None
+    # Gradual, not one step down (a seasonal slump of a group of accounts, a team moved
+    # elsewhere: the sudden rule's business, with its stricter guards): the week before the
+    # last was already below where it started.
+    if (
+        weeks > 1
+        and prior_below > 0
+        and users_in_window(usage, end - WEEK, WEEK) > before * (1 - prior_below) + _EPS
+    ):
+        return None
     return before, after
 
 
@@ -88,6 +98,7 @@ def confirmed_drop(
     decline_weeks: int,
     decline_z: float | None = None,
     decline_min_before: int | None = None,
+    decline_prior_below: float = 0.0,
     book: Baseline | None = None,
 ) -> Drop | None:
     """The week-over-week drop (else the decline over `decline_weeks`) that holds in the
@@ -108,7 +119,16 @@ def confirmed_drop(
     for weeks, span_z, span_min in spans:
         first = None
         for k in range(confirm_days):
-            found = _drop_at(usage, yesterday - k, weeks, drop_at_least, span_min, span_z, book)
+            found = _drop_at(
+                usage,
+                yesterday - k,
+                weeks,
+                drop_at_least,
+                span_min,
+                span_z,
+                book,
+                decline_prior_below if weeks > 1 else 0.0,
+            )
             if found is None:
                 break
             if first is None:

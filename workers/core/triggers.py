@@ -183,6 +183,7 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 z=p.significance_z,
                 decline_z=p.decline_significance_z,
                 decline_min_before=p.decline_min_prev_active_users,
+                decline_prior_below=p.decline_prior_week_below,
                 confirm_days=p.confirm_days,
                 decline_weeks=p.decline_weeks,
                 book=_baseline(ctx),
