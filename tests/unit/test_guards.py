@@ -84,6 +84,18 @@ def test_a_slow_decline_fires_against_four_weeks_earlier() -> None:
     assert "over 4 weeks (60 → 40)" in task.reason
 
 
+def test_a_step_down_counts_as_a_decline_only_once_it_lasted_two_weeks() -> None:
+    sim = new()
+    sim.daily_usage(0, 28, 40)
+    sim.daily_usage(28, 21, 26)  # 35% down in one step (too few users lost for the z test)
+    sim.advance(at(49, 1))
+    [task] = sim.of("usage_drop")
+    assert task.evidence["baseline_weeks_before"] == 4
+    # Not in the step's first week (a seasonal slump?): 16 days after it, once the week
+    # before the last was down too and the three confirming windows held.
+    assert task.created_at == at(44)
+
+
 def test_a_spike_and_fall_is_not_a_decline() -> None:
     sim = new()
     sim.daily_usage(0, 7, 40)
