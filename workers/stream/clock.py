@@ -12,7 +12,7 @@ Two refinements (DOMAIN.md, Time):
   changing facts whose timestamps are often old (a CRM backfill stamps a fact 30 days back).
   They hold the clock only while their input has a real backlog (a replay), never merely for
   having delivered recently; otherwise one fact a second would pin every partition's clock
-  30 days in the past.
+  30 days in the past. With the lateness off (pure event time) they hold it like any input.
 - **Quiet partitions follow the wall clock.** When every input of the partition is caught up
   and quiet, the clock moves to `wall clock - allowed lateness`, so a completed week or a
   silent champion is noticed on time even when nothing arrives. A partition with a backlog
@@ -102,7 +102,9 @@ class PartitionClock:
                 blind = blind or behind
                 continue
             known.append(progress.max_event_time)
-            if behind or (recent and not progress.is_fact):
+            # A fact that is still arriving holds the clock only in pure event time (lateness
+            # off: a replay must apply it where its time falls, as backtest does).
+            if behind or (recent and (not progress.is_fact or lateness is None)):
                 holding.append(progress.max_event_time)
         if blind:
             candidate = None
