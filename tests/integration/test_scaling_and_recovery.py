@@ -126,6 +126,8 @@ def test_sigkill_and_restart_lose_no_state_and_no_task(
     assert scores[-1]["previous_score"] is not None
 
 
+@pytest.mark.soak  # a minute of SIGKILLs under load: with the fault suite (-m soak), and
+# bench/soak_restarts.py kills 20 times; the SIGKILL + restart above stays in the default run
 def test_sigkill_mid_stream_loses_no_task(ns: Namespace, workers: list[WorkerProcess]) -> None:
     worker = WorkerProcess(ns, "mid-1").start()
     workers.append(worker)
