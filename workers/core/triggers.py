@@ -23,16 +23,19 @@ from .engagement_triggers import (
 )
 from .eval_context import EvalContext
 from .guards import (
-    Baseline,
-    Drop,
     book_days_off,
-    confirmed_drop,
     longest_gap,
     silence_limit,
 )
 from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
 from .usage import WEEK, users_in_window
+from .usage_triggers import (
+    book_baseline,
+    check_expansion_signal,
+    check_low_adoption,
+    check_usage_drop,
+)
 
 __all__ = ["CHECKS", "EvalContext", "holds"]
 
@@ -154,226 +157,6 @@ def check_support_escalation(pb: CompiledPlaybook, ctx: EvalContext, task: TaskS
     return check
 
 
-# --- usage --------------------------------------------------------------------------------
-
-
-def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
-    p = pb.params
-    m = ctx.metrics
-    check = Check()
-    a7, p7, change = m["active_users_7d"], m["active_users_prev_7d"], m["usage_change_7d"]
-    # The cheap pre-check: the last 7 days are below the threshold against the week before or
-    # against `decline_weeks` earlier (the guards then look at the daily windows).
-    state = ctx.state
-    if a7 is not None and (
-        (change is not None and p7 >= p.min_prev_active_users and change <= -p.drop_at_least + _EPS)
-        or p.decline_weeks > 1
-    ):
-        # Windows of completed days only: the verdict holds as long as the day's usage
-        # metrics (usage_cache, dropped by a late event) do.
-        cached = state.guard_cache
-        if cached is not None and cached[0] is state.usage_cache and cached[1] is p:
-            drop = cached[2]
-        else:
-            drop = confirmed_drop(
-                state.usage,
-                int(ctx.now // DAY) - 1,
-                drop_at_least=p.drop_at_least,
-                min_before=p.min_prev_active_users,
-                z=p.significance_z,
-                decline_z=p.decline_significance_z,
-                decline_min_before=p.decline_min_prev_active_users,
-                decline_prior_below=p.decline_prior_week_below,
-                confirm_days=p.confirm_days,
-                decline_weeks=p.decline_weeks,
-                book=_baseline(ctx),
-            )
-            state.guard_cache = (state.usage_cache, p, drop)
-        if drop is not None:
-            check.fire = _usage_drop_fire(pb, drop)
-    if task.open and a7 is not None:
-        # Hysteresis against the level before the drop, not week over week: a plateau at the
-        # lower level is not a recovery.
-        baseline = (
-            task.evidence.get("baseline_active_users")
-            or task.evidence.get("active_users_prev_7d")
-            or 0
-        )
-        if a7 + _EPS >= baseline * (1 - p.resolve_within):
-            check.resolve = (
-                f"Active users recovered to {a7} in 7 days, within {_pct(p.resolve_within)} "
-                f"of the {baseline} before the drop."
-            )
-            check.resolve_evidence = {"active_users_7d": a7, "baseline": baseline}
-    return check
-
-
-def _baseline(ctx: EvalContext) -> Baseline | None:
-    book = ctx.state.book
-    rules = ctx.rules.book_baseline
-    return (
-        (book, rules.min_accounts, rules.off_week_below)
-        if book is not None and rules.enabled
-        else None
-    )
-
-
-def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
-    p = pb.params
-    fell = (drop.before - drop.after) / drop.before
-    held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
-    if drop.weeks == 1:
-        what = f"Active users fell {_pct(fell)} week over week ({drop.before} → {drop.after})"
-    else:
-        what = (
-            f"Active users fell {_pct(fell)} over {drop.weeks} weeks ({drop.before} → "
-            f"{drop.after}), no week in between above where it started"
-        )
-    return Fire(
-        priority=pb.rule.priority,
-        reason=(
-            f"{what}, at or above the {_pct(p.drop_at_least)} drop threshold; significant "
-            f"(z ≥ {p.significance_z if drop.weeks == 1 else p.decline_significance_z:g}) "
-            f"and {held}."
-        ),
-        evidence={
-            "active_users_7d": drop.after,
-            "active_users_prev_7d": drop.before if drop.weeks == 1 else None,
-            "baseline_active_users": drop.before,
-            "baseline_weeks_before": drop.weeks,
-            "usage_change": round(-fell, 4),
-            "drop_threshold": p.drop_at_least,
-            "min_prev_active_users": p.min_prev_active_users,
-            "significance_z": p.significance_z,
-            "confirmed_days": drop.confirmed_days,
-        },
-    )
-
-
-def check_expansion_signal(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
-    p = pb.params
-    m = ctx.metrics
-    check = Check()
-    ratio, score = m["active_users_7d_ratio"], m["health_score"]
-    if ratio is None or score is None:
-        return check
-    seats = m["licensed_seats"] or 0
-    demand = None
-    if (
-        ratio + _EPS >= p.min_seat_ratio
-        and score >= p.min_health
-        and _seat_ratio_held(ctx, seats, p.min_seat_ratio, p.confirm_weeks)
-    ):
-        demand = _small_account_demand(ctx, seats, m["active_users_7d"], p)
-    if demand is not None:
-        check.fire = Fire(
-            priority=pb.rule.priority,
-            reason=(
-                f"{m['active_users_7d']} of {m['licensed_seats']} licensed seats ({_pct(ratio)}) "
-                f"were active in the last 7 days with health {score:g}, at or above the "
-                f"{_pct(p.min_seat_ratio)} expansion threshold"
-                + (f" ({demand}, on fewer than {p.min_seats} seats)." if demand else ".")
-            ),
-            evidence={
-                "active_users_7d": m["active_users_7d"],
-                "licensed_seats": m["licensed_seats"],
-                "active_users_7d_ratio": round(ratio, 4),
-                "min_seat_ratio": p.min_seat_ratio,
-                "health_score": score,
-                "min_health": p.min_health,
-                "min_seats": p.min_seats,
-                "weeks_at_ratio": p.confirm_weeks,
-                "small_account_demand": demand or None,
-            },
-        )
-    if task.open and (ratio < p.resolve_below_ratio or score < p.resolve_below_health):
-        check.resolve = (
-            f"Seat usage is {_pct(ratio)} with health {score:g}, below the "
-            f"{_pct(p.resolve_below_ratio)} / {p.resolve_below_health:g} expansion levels."
-        )
-        check.resolve_evidence = {"active_users_7d_ratio": round(ratio, 4), "health_score": score}
-    return check
-
-
-def _small_account_demand(ctx: EvalContext, seats: int, active: int, p: Any) -> str | None:
-    """Why the seat ratio means demand: "" for an account of `min_seats` or more; for a
-    smaller one, more active users than seats or recent growth; None when it does not."""
-    if seats >= p.min_seats:
-        return ""
-    if active > seats:
-        return f"{active} active users on {seats} seats"
-    observed = ctx.metrics["observed_days"]
-    if observed is None or observed < 5 * WEEK:
-        return None  # the weeks to compare with are not all observed yet
-    usage = ctx.state.usage
-    yesterday = int(ctx.now // DAY) - 1
-    baseline = _baseline(ctx)
-    before = 0.0
-    for k in (3, 4):
-        end = yesterday - WEEK * k
-        users = float(users_in_window(usage, end, WEEK))
-        level = baseline[0].level(end, baseline[1]) if baseline is not None else None
-        # A week the whole book was off (a holiday) counts at its usual level.
-        before = max(before, users / level if level is not None and 0 < level < 1 else users)
-    if (
-        before
-        and active - before + _EPS >= p.small_growth_min_users
-        and active + _EPS >= before * (1 + p.small_growth_at_least)
-    ):
-        return f"active users grew from {before:.0f} to {active} in 3-4 weeks"
-    return None
-
-
-def _seat_ratio_held(ctx: EvalContext, seats: int, ratio: float, weeks: int) -> bool:
-    """The 7-day windows of the `weeks - 1` weeks before the last also reached the ratio."""
-    usage = ctx.state.usage
-    yesterday = int(ctx.now // DAY) - 1
-    return all(
-        users_in_window(usage, yesterday - WEEK * k, WEEK) + _EPS >= ratio * seats
-        for k in range(1, weeks)
-    )
-
-
-def check_low_adoption(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
-    p = pb.params
-    m = ctx.metrics
-    check = Check()
-    adoption, since = m["adoption_ratio"], m["days_since_contract_start"]
-    if adoption is None or since is None:
-        return check
-    observed = m["observed_days"]
-    if (
-        since >= p.after_contract_days
-        and observed is not None
-        and observed >= p.min_observed_days
-        and adoption + _EPS < p.below_ratio
-    ):
-        check.fire = Fire(
-            priority=pb.rule.priority,
-            reason=(
-                f"{since} days after contract start, {m['core_features_used_30d']} of "
-                f"{len(ctx.rules.health.core_features)} core features ({_pct(adoption)}) are in "
-                f"use, below the {_pct(p.below_ratio)} adoption threshold."
-            ),
-            evidence={
-                "days_since_contract_start": since,
-                "adoption_ratio": round(adoption, 4),
-                "core_features_used_30d": m["core_features_used_30d"],
-                "core_features": list(ctx.rules.health.core_features),
-                "below_ratio": p.below_ratio,
-                "after_contract_days": p.after_contract_days,
-                "observed_days": observed,
-                "min_observed_days": p.min_observed_days,
-            },
-        )
-    if task.open and adoption + _EPS >= p.resolve_at_least:
-        check.resolve = (
-            f"Adoption reached {_pct(adoption)}, at or above {_pct(p.resolve_at_least)}."
-        )
-        check.resolve_evidence = {"adoption_ratio": round(adoption, 4)}
-    return check
-
-
 def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:
     p = pb.params
     check = Check()
@@ -392,7 +175,7 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             limit = silence_limit(p.max_inactive_days, p.rhythm_factor, gap)
         today = int(ctx.now // DAY)
         off = book_days_off(
-            _baseline(ctx), today - days, today - 1, ctx.rules.book_baseline.quiet_day_below
+            book_baseline(ctx), today - days, today - 1, ctx.rules.book_baseline.quiet_day_below
         )
     if days - off > limit:
         rhythm = (
