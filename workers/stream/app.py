@@ -46,10 +46,9 @@ from events.models import (
     AccountEvent,
     ActivityEvent,
     DeadLetter,
-    PlaybookTask,
     TaskFeedback,
 )
-from workers.core.codec import decode_state, encode_state
+from workers.core.codec import decode_state
 from workers.core.engine import AccountState, advance_to, apply_event, new_state, next_due
 from workers.logs import get_logger
 from workers.stream import keys
@@ -66,8 +65,9 @@ from workers.stream.ownership import OwnedPartitions
 from workers.stream.partition import PartitionState, StoreUsers
 from workers.stream.partitioning import partition_for
 from workers.stream.prometheus import LiveGauges, PrometheusExporter
+from workers.stream.state_changes import collect_changes
 from workers.stream.store import LocalStores
-from workers.stream.view_state import update_record
+from workers.stream.view_state import record_views
 from workers.stream.view_writer import ViewWriter
 from workers.stream.worker_snapshot import build_snapshot, consumer_lag, oldest_held_age
 
@@ -499,26 +499,10 @@ class SignalWorker:
         once both were acknowledged, the commit markers. Returns partition -> marker offset
         (None when no state changed: then only the outputs are awaited) and the account
         values written."""
-        self._record_view(output)
-        encoded: dict[str, bytes] = {}
-        changes: dict[int, dict[bytes, bytes | None]] = {}
-        for account_id in sorted(output.touched):
-            entry = self.cache.get(account_id)
-            if entry is None:
-                continue
-            raw = encode_state(entry.state)
-            if raw != entry.stored:
-                encoded[account_id] = raw
-                part = self.parts.loaded[entry.partition]
-                part.pending[keys.account_key(account_id)] = raw
-        for number in sorted(output.partitions):
-            part = self.parts.get(number)
-            if part is None:
-                continue
-            part.persist_held()
-            pending = part.changes()
-            if pending:
-                changes[number] = pending
+        record_views(output.facts, output.health, output.tasks, self._partition_of_cached)
+        encoded, changes = collect_changes(
+            output.touched, output.partitions, self.cache, self.parts
+        )
         if not changes:
             await outputs
             return None, encoded
@@ -545,24 +529,9 @@ class SignalWorker:
     def _owner(self, account_id: str) -> int:
         return partition_for(account_id.encode(), self.settings.topic_partitions)
 
-    def _record_view(self, output: BatchOutput) -> None:
-        """Keep what the Redis view shows of each account with outputs (for repairs)."""
-        if not output.facts:
-            return
-        latest = {score.account_id: score for score in output.health}
-        tasks: dict[str, list[PlaybookTask]] = {}
-        for task, _ in output.tasks:
-            tasks.setdefault(task.account_id, []).append(task)
-        for account_id, facts in output.facts.items():
-            entry = self.cache.get(account_id)
-            if entry is None:
-                continue
-            part = self.parts.loaded[entry.partition]
-            key = keys.view_key(account_id)
-            old = part.pending.get(key) or part.store.get(key)
-            part.pending[key] = update_record(
-                old, latest.get(account_id), facts, tasks.get(account_id, ())
-            )
+    def _partition_of_cached(self, account_id: str) -> PartitionState | None:
+        entry = self.cache.get(account_id)
+        return None if entry is None else self.parts.loaded[entry.partition]
 
     def _after_commit(self, output: BatchOutput) -> None:
         self.cache.evict()

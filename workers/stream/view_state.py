@@ -10,11 +10,15 @@ outputs that changed them. A repair re-writes Redis from these records
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from events.models import HealthScore, PlaybookTask
+from workers.stream import keys
 from workers.stream.redis_view import health_fields
+
+if TYPE_CHECKING:
+    from workers.stream.partition import PartitionState
 
 
 def update_record(
@@ -46,3 +50,28 @@ def update_record(
 
 def decode_record(raw: bytes) -> dict[str, Any]:
     return json.loads(raw)
+
+
+def record_views(
+    facts: Mapping[str, dict[str, Any]],
+    health: Iterable[HealthScore],
+    tasks: Iterable[tuple[PlaybookTask, float | None]],
+    partition_of: Callable[[str], PartitionState | None],
+) -> None:
+    """Keep what the Redis view shows of each account with outputs in this batch (for
+    repairs), as a pending write of the account's partition."""
+    if not facts:
+        return
+    latest = {score.account_id: score for score in health}
+    by_account: dict[str, list[PlaybookTask]] = {}
+    for task, _ in tasks:
+        by_account.setdefault(task.account_id, []).append(task)
+    for account_id, account_facts in facts.items():
+        part = partition_of(account_id)
+        if part is None:
+            continue
+        key = keys.view_key(account_id)
+        old = part.pending.get(key) or part.store.get(key)
+        part.pending[key] = update_record(
+            old, latest.get(account_id), account_facts, by_account.get(account_id, ())
+        )
