@@ -31,6 +31,7 @@ from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
 from .usage import WEEK, users_in_window
 from .usage_triggers import (
+    EPS,
     book_baseline,
     check_expansion_signal,
     check_low_adoption,
@@ -38,12 +39,6 @@ from .usage_triggers import (
 )
 
 __all__ = ["CHECKS", "EvalContext", "holds"]
-
-_EPS = 1e-9
-
-
-def _pct(x: float) -> str:
-    return f"{round(x * 100):d}%"
 
 
 def _open_task_of_kind(ctx: EvalContext, kind: str) -> CompiledPlaybook | None:
@@ -110,7 +105,7 @@ def _mild_detractor_confirmed(p: Any, ctx: EvalContext, ev: NpsEvent) -> bool:
         yesterday = int(ctx.now // DAY) - 1
         now_users = users_in_window(usage, yesterday, WEEK)
         before = users_in_window(usage, yesterday - 4 * WEEK, WEEK)
-        if before and now_users <= before * (1 - p.mild_usage_decline) + _EPS:
+        if before and now_users <= before * (1 - p.mild_usage_decline) + EPS:
             return True
     if ev.respondent_id is not None and ev.respondent_id == ctx.state.facts.get("champion_user_id"):
         return True
