@@ -326,3 +326,19 @@ def test_a_mild_detractor_needs_a_second_sign(
     opened = [t for t in sim.of("nps_detractor") if t.created_at == at(35, 9)]
     updated_or_opened = bool(opened)
     assert updated_or_opened == fires
+
+
+@pytest.mark.parametrize("book", [True, False])
+def test_a_holiday_between_two_weeks_at_the_ratio_still_confirms_expansion(book: bool) -> None:
+    # 40 seats: every seat used on day 6, then the whole book's two weeks off, then every seat
+    # used again. The weeks off say nothing about demand, so the 7 days before them confirm
+    # the ratio; for the account alone, the week before is the holiday: no expansion yet.
+    sim = new(licensed_seats=40, champion_user_id="user-0")
+    if book:
+        _book(sim, -35, 60, off=range(7, 21))
+    sim.daily_usage(0, 6, 30, features=CORE)  # 75%
+    sim.daily_usage(6, 1, 40, features=CORE)
+    sim.daily_usage(7, 14, 3, features=CORE)
+    sim.daily_usage(21, 1, 40, features=CORE)
+    sim.advance(at(22, 1))
+    assert sim.actions("expansion_signal") == (["opened"] if book else [])

@@ -13,7 +13,9 @@ SLACK_HELP = """\
 One Slack message per task, posted to the owner's channel or user (--mapping) and edited as the
 task is updated and resolved. Settings: SLACK_BOT_TOKEN (or SLACK_BOT_TOKEN_FILE), SLACK_API_URL,
 SLACK_CHANNEL_INTERVAL_SECONDS, CS_ACCOUNT_URL_TEMPLATE and the CS_DELIVERY_* retry settings
-(README, "Delivery")."""
+(README, "Delivery"). With SLACK_DAILY_BUDGET=N, an owner gets at most N new-task messages per
+day of their time zone (critical tasks always); the rest are listed, ranked by ARR x severity,
+in one digest message at SLACK_DIGEST_AT."""
 
 WEBHOOK_HELP = """\
 POST each task action to URL, signed: X-CS-Signals-Timestamp, X-CS-Signals-Signature
@@ -120,6 +122,8 @@ def _slack(args: argparse.Namespace, settings: Any, common: Any, slack: Any, log
             log,
             url_template=slack.account_url_template,
             concurrency=common.concurrency,
+            daily_budget=slack.daily_budget,
+            digest_at=slack.digest_at,
         )
         rt.background.append(notifier.release_held)
         feedback = (settings.topic("task-feedback"), f"{settings.app_id}-notify-slack-feedback")
@@ -132,6 +136,8 @@ def _slack(args: argparse.Namespace, settings: Any, common: Any, slack: Any, log
         "api_url": redact_url(slack.api_url),
         "owners": len(mapping.owners),
         "default_channel": mapping.default.channel if mapping.default else None,
+        "daily_budget": slack.daily_budget or None,
+        "digest_at": slack.digest_at.isoformat("minutes") if slack.daily_budget else None,
     }
     group = f"{settings.app_id}-notify-slack"
     return asyncio.run(

@@ -172,16 +172,7 @@ def _small_account_demand(ctx: EvalContext, seats: int, active: int, p: Any) -> 
     observed = ctx.metrics["observed_days"]
     if observed is None or observed < 5 * WEEK:
         return None  # the weeks to compare with are not all observed yet
-    usage = ctx.state.usage
-    yesterday = int(ctx.now // DAY) - 1
-    baseline = book_baseline(ctx)
-    before = 0.0
-    for k in (3, 4):
-        end = yesterday - WEEK * k
-        users = float(users_in_window(usage, end, WEEK))
-        level = baseline[0].level(end, baseline[1]) if baseline is not None else None
-        # A week the whole book was off (a holiday) counts at its usual level.
-        before = max(before, users / level if level is not None and 0 < level < 1 else users)
+    before = _usual_users(ctx, book_baseline(ctx), (3, 4))
     if (
         before
         and active - before + EPS >= p.small_growth_min_users
@@ -191,14 +182,39 @@ def _small_account_demand(ctx: EvalContext, seats: int, active: int, p: Any) -> 
     return None
 
 
-def _seat_ratio_held(ctx: EvalContext, seats: int, ratio: float, weeks: int) -> bool:
-    """The 7-day windows of the `weeks - 1` weeks before the last also reached the ratio."""
+def _usual_users(ctx: EvalContext, baseline: Baseline | None, weeks_back: tuple[int, ...]) -> float:
+    """The higher of the 7-day active users that many weeks before yesterday; a week the whole
+    book was off (a holiday) counts at its usual level."""
     usage = ctx.state.usage
     yesterday = int(ctx.now // DAY) - 1
-    return all(
-        users_in_window(usage, yesterday - WEEK * k, WEEK) + EPS >= ratio * seats
-        for k in range(1, weeks)
-    )
+    before = 0.0
+    for k in weeks_back:
+        end = yesterday - WEEK * k
+        users = float(users_in_window(usage, end, WEEK))
+        level = baseline[0].level(end, baseline[1]) if baseline is not None else None
+        off = baseline is not None and level is not None and 0 < level < baseline[2]
+        before = max(before, users / level if off else users)
+    return before
+
+
+def _seat_ratio_held(ctx: EvalContext, seats: int, ratio: float, weeks: int) -> bool:
+    """The 7-day windows of the `weeks - 1` weeks before the last also reached the ratio. A
+    week the whole book was off (a holiday) says nothing about demand: it is skipped (two at
+    most) and the week before it counts instead."""
+    usage = ctx.state.usage
+    yesterday = int(ctx.now // DAY) - 1
+    baseline = book_baseline(ctx)
+    end, needed, skips = yesterday - WEEK, weeks - 1, 2
+    while needed:
+        if baseline is not None and skips:
+            level = baseline[0].level(end, baseline[1])
+            if level is not None and level < baseline[2]:
+                end, skips = end - WEEK, skips - 1
+                continue
+        if users_in_window(usage, end, WEEK) + EPS < ratio * seats:
+            return False
+        end, needed = end - WEEK, needed - 1
+    return True
 
 
 def check_low_adoption(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.secrets import register
 from config.settings import SettingsError, read_env_file
 from workers.delivery.retry import RetryPolicy
+from workers.delivery.slack_digest import parse_digest_at
 
 # name -> (default, meaning): what README and --help list.
 DELIVERY_SETTINGS_HELP: dict[str, tuple[str, str]] = {
@@ -29,6 +31,11 @@ DELIVERY_SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "SLACK_BOT_TOKEN": ("-", "Slack bot token (xoxb-…), or SLACK_BOT_TOKEN_FILE"),
     "SLACK_API_URL": ("https://slack.com/api", "Slack Web API base URL"),
     "SLACK_CHANNEL_INTERVAL_SECONDS": ("1", "least time between two messages to one channel"),
+    "SLACK_DAILY_BUDGET": (
+        "0",
+        "new-task pings per owner per local day; the rest go into a daily digest (0: no budget)",
+    ),
+    "SLACK_DIGEST_AT": ("16:00", "when the daily digest is posted (owner's time zone)"),
     "CS_ACCOUNT_URL_TEMPLATE": (
         "-",
         "link to an account, e.g. https://cs.example.com/a/{account_id}",
@@ -156,6 +163,8 @@ class SlackSettings:
     api_url: str
     channel_interval: float
     account_url_template: str | None
+    daily_budget: int = 0
+    digest_at: time = time(16, 0)
 
 
 @dataclass(frozen=True)
@@ -217,9 +226,17 @@ def slack(env: Env) -> SlackSettings:
     api_url = env.url("SLACK_API_URL", "https://slack.com/api")
     interval = env.number("SLACK_CHANNEL_INTERVAL_SECONDS", 1.0, 0.0)
     template = account_url_template(env)
+    budget = env.integer("SLACK_DAILY_BUDGET", 0, 0)
+    digest_at = time(16, 0)
+    raw_at = env.text("SLACK_DIGEST_AT")
+    if raw_at is not None:
+        try:
+            digest_at = parse_digest_at(raw_at)
+        except ValueError as exc:
+            env.problems.append(f"SLACK_DIGEST_AT={exc}")
     env.check()
     assert token is not None and api_url is not None
-    return SlackSettings(token, api_url, interval, template)
+    return SlackSettings(token, api_url, interval, template, budget, digest_at)
 
 
 def webhook(env: Env, url: str, secret_file: str | None) -> WebhookSettings:

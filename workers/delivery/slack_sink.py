@@ -8,6 +8,11 @@ no longer edit is posted anew. Holds, kept in Redis until their time (`held` has
   `updated` actions of that task until `until`; `resolved` always goes through;
 - quiet hours (owner's time zone, mapping file) hold actions that would post a *new* message;
   edits of an existing message notify nobody and go through.
+With a daily budget (`SLACK_DAILY_BUDGET`, slack_digest.py) a new message past the owner's
+budget goes into their daily digest instead: `budget:<owner>:<local day>` (sorted set of the
+tasks that took a ping, in order: a redelivered task keeps its place), `digest:<owner>|<due>`
+(hash task_id -> entry), `digest_due` (sorted set by due time) and `digested:<task_id>` (the
+digest a task went to; its later actions follow it there).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import asyncio
 import json
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,10 +31,29 @@ from workers.delivery.consumer import Batch, DeadLetterPublisher, in_task_order
 from workers.delivery.messages import DeadLetter, TaskMessage
 from workers.delivery.retry import DeliveryFailed, Sleep, Stopping
 from workers.delivery.slack_api import MessageGone, SlackApi
+from workers.delivery.slack_digest import (
+    always_pings,
+    local_day,
+    next_digest,
+    rank,
+    render_digest,
+)
 from workers.delivery.slack_mapping import Destination, SlackMapping
 from workers.delivery.slack_render import render
 
 _REF_TTL_SECONDS = 180 * 86400  # a task untouched for half a year gets a new message
+_BUDGET_TTL_SECONDS = 3 * 86400  # a local day's ping list outlives the day in every zone
+
+# The place of a task among the day's pings (1-based), added once: a redelivered task keeps it.
+# KEYS[1] the day's sorted set; ARGV[1] the task id, ARGV[2] the TTL.
+_PLACE_SCRIPT = """
+local place = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if place then return tonumber(place) end
+place = redis.call('ZCARD', KEYS[1]) + 1
+redis.call('ZADD', KEYS[1], place, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return place
+"""
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -56,6 +80,8 @@ class SlackNotifier:
         url_template: str | None = None,
         concurrency: int = 8,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        daily_budget: int = 0,
+        digest_at: time = time(16, 0),
     ) -> None:
         self.api = api
         self.mapping = mapping
@@ -67,6 +93,9 @@ class SlackNotifier:
         self.url_template = url_template
         self.concurrency = concurrency
         self.now = now
+        self.daily_budget = daily_budget
+        self.digest_at = digest_at
+        self.view_prefix = key_prefix  # the workers' Redis view (health hashes hold the ARR)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # -- the task stream ------------------------------------------------------------------
@@ -96,6 +125,8 @@ class SlackNotifier:
             )
         ref = await self._ref(task_id)
         now = self.now()
+        if self.daily_budget and ref is None and await self._digested(task, origin, dest, now):
+            return
         release: datetime | None = None
         why = ""
         if task.get("action") == "updated":
@@ -145,6 +176,117 @@ class SlackNotifier:
             ts=ts,
         )
 
+    # -- the daily budget and digest ------------------------------------------------------
+
+    async def _digested(
+        self, task: dict[str, Any], origin: dict[str, Any], dest: Destination, now: datetime
+    ) -> bool:
+        """True when the task's action went into (or out of) a digest instead of a ping."""
+        task_id = str(task["task_id"])
+        action = task.get("action")
+        marker = await self.redis.get(f"{self.p}digested:{task_id}")
+        if marker is None:
+            if action == "resolved" or always_pings(task):
+                return False
+            owner = dest.owner_id or "_"
+            day = local_day(now, dest.zone).isoformat()
+            place = await self.redis.eval(
+                _PLACE_SCRIPT, 1, f"{self.p}budget:{owner}:{day}", task_id, _BUDGET_TTL_SECONDS
+            )
+            if int(place) <= self.daily_budget:
+                return False
+        else:
+            marker = marker.decode() if isinstance(marker, bytes) else str(marker)
+            if always_pings(task) and action != "resolved":
+                # Escalated to critical: out of the digest, pinged now.
+                await self._leave_digest(task_id, marker)
+                return False
+        if action == "resolved":
+            # Resolved before its digest went out: nothing left to tell (after: no ping).
+            await self.redis.hdel(f"{self.p}digest:{marker}", task_id)
+            self.log.info("slack_task_resolved_in_digest", task_id=task_id, digest=marker)
+            return True
+        due = next_digest(now, self.digest_at, dest.zone)
+        digest = f"{dest.owner_id or ''}|{due.isoformat()}"
+        arr = await self._arr(task)
+        entry = json.dumps({"task": task, "origin": origin, "rank": rank(task, arr), "arr": arr})
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if marker is not None and marker != digest:
+                pipe.hdel(f"{self.p}digest:{marker}", task_id)
+            pipe.hset(f"{self.p}digest:{digest}", task_id, entry)
+            pipe.zadd(f"{self.p}digest_due", {digest: due.timestamp()})
+            pipe.set(f"{self.p}digested:{task_id}", digest, ex=_REF_TTL_SECONDS)
+            await pipe.execute()
+        self.log.info(
+            "slack_task_digested",
+            task_id=task_id,
+            action=action,
+            owner_id=dest.owner_id,
+            digest_at=due.isoformat(),
+            daily_budget=self.daily_budget,
+        )
+        return True
+
+    async def _leave_digest(self, task_id: str, digest: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(f"{self.p}digest:{digest}", task_id)
+            pipe.delete(f"{self.p}digested:{task_id}")
+            await pipe.execute()
+
+    async def _arr(self, task: dict[str, Any]) -> float | None:
+        raw = await self.redis.hget(f"{self.view_prefix}health:{task.get('account_id')}", "arr")
+        try:
+            return float(raw) if raw not in (None, b"", "") else None
+        except (TypeError, ValueError):
+            return None
+
+    async def _post_digest(self, digest: str) -> None:
+        key = f"{self.p}digest:{digest}"
+        raw = await self.redis.hgetall(key)
+        if not raw:
+            return  # every task in it was resolved first
+        entries = [json.loads(v) for v in raw.values()]
+        owner = digest.split("|", 1)[0] or None
+        dest = self.mapping.destination(owner)
+        try:
+            if dest is None:
+                raise DeliveryFailed(
+                    f"owner {owner!r} has no Slack destination in the mapping file and there "
+                    "is no default channel (--default-channel)"
+                )
+            text, blocks = render_digest(
+                owner, entries, self.daily_budget, self.url_template, dest.mention
+            )
+            posted = await self.api.post_message(dest.channel, text, blocks)
+        except DeliveryFailed as exc:
+            # Not one of them is lost: each deferred task goes to notify-dead-letters.
+            await self.dead_letters.publish([_dead(self.name, e, exc) for e in entries])
+        else:
+            self.log.info(
+                "slack_digest_posted",
+                owner_id=owner,
+                tasks=len(entries),
+                channel=posted.channel,
+                ts=posted.ts,
+            )
+        await self.redis.delete(key)
+
+    async def release_digests(self) -> None:
+        """Post the digests that are due (called by release_held's loop)."""
+        due = await self.redis.zrangebyscore(
+            f"{self.p}digest_due", "-inf", self.now().timestamp(), start=0, num=20
+        )
+        for raw in due:
+            digest = raw.decode() if isinstance(raw, bytes) else str(raw)
+            # Whoever removes it posts it: two notifiers never both do.
+            if not await self.redis.zrem(f"{self.p}digest_due", digest):
+                continue
+            try:
+                await self._post_digest(digest)
+            except BaseException:
+                await self.redis.zadd(f"{self.p}digest_due", {digest: self.now().timestamp()})
+                raise
+
     # -- Redis state ----------------------------------------------------------------------
 
     async def _ref(self, task_id: str) -> dict[str, str] | None:
@@ -191,6 +333,11 @@ class SlackNotifier:
                 await self.sleep(tick)
             except Stopping:
                 return
+            if self.daily_budget:
+                try:
+                    await self.release_digests()
+                except Stopping:
+                    return
             due = await self.redis.zrangebyscore(
                 f"{self.p}held_due", "-inf", self.now().timestamp(), start=0, num=100
             )
@@ -216,19 +363,7 @@ class SlackNotifier:
             try:
                 await self._handle(entry["task"], entry["origin"])
             except DeliveryFailed as exc:
-                origin = entry["origin"]
-                letter = DeadLetter(
-                    sink=self.name,
-                    reason=exc.reason,
-                    topic=origin["topic"],
-                    partition=origin["partition"],
-                    offset=origin["offset"],
-                    value=json.dumps(entry["task"]).encode(),
-                    task=entry["task"],
-                    attempts=exc.attempts,
-                    destination=exc.destination,
-                )
-                await self.dead_letters.publish([letter])
+                await self.dead_letters.publish([_dead(self.name, entry, exc)])
                 await self._drop_held(task_id)
 
     async def on_feedback(self, batch: Batch) -> None:
@@ -255,3 +390,19 @@ class SlackNotifier:
 
 def _origin(message: TaskMessage) -> dict[str, Any]:
     return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+
+
+def _dead(sink: str, entry: dict[str, Any], exc: DeliveryFailed) -> DeadLetter:
+    """A held or digested task ({"task", "origin"}) that could not be delivered."""
+    origin = entry["origin"]
+    return DeadLetter(
+        sink=sink,
+        reason=exc.reason,
+        topic=origin["topic"],
+        partition=origin["partition"],
+        offset=origin["offset"],
+        value=json.dumps(entry["task"]).encode(),
+        task=entry["task"],
+        attempts=exc.attempts,
+        destination=exc.destination,
+    )

@@ -2,7 +2,7 @@
 
 Key layout (prefix defaults to `cs:<CS_APP_ID>:`), documented in the README:
 - `<p>health:<account_id>`  hash: score, band, previous_score, computed_at, components (JSON),
-                            components_missing (JSON), name, segment, csm_id
+                            components_missing (JSON), name, segment, csm_id, arr
 - `<p>health:ranking`       sorted set: account_id scored by health (lowest = most at risk)
 - `<p>tasks:open`           hash: task_id -> latest PlaybookTask JSON while the task is open
 - `<p>feed:<csm_id>`        stream: one entry per task action for that CSM's accounts
@@ -36,6 +36,7 @@ def health_fields(score: HealthScore, facts: dict[str, Any]) -> dict[str, Any]:
         "name": facts.get("name") or "",
         "segment": facts.get("segment") or "",
         "csm_id": facts.get("csm_id") or "",
+        "arr": "" if facts.get("arr") is None else facts["arr"],
     }
 
 
