@@ -63,6 +63,8 @@ def test_one_message_per_task_edited_rate_limits_dead_letters_and_snooze(
                 "SLACK_API_URL": slack.api_url,
                 "SLACK_CHANNEL_INTERVAL_SECONDS": "0.3",
                 "CS_ACCOUNT_URL_TEMPLATE": "https://cs.example.com/accounts/{account_id}",
+                # csm-ana's two tasks below take the budget; a third goes into the digest.
+                "SLACK_DAILY_BUDGET": "2",
             },
         ).start()
         try:
@@ -154,6 +156,21 @@ def test_one_message_per_task_edited_rate_limits_dead_letters_and_snooze(
             assert not snoozed.edits
             wait_until(lambda: snoozed.edits, 10, proc, "the held update released")
             assert snoozed.edits[0]["at"] >= until.timestamp() - 0.05
+
+            # Past csm-ana's daily budget of 2: into the owner's digest, no new message.
+            produce(ns, "playbook-tasks", [task("t-over", "opened", "acc-over", "csm-ana")])
+            wait_until(
+                lambda: any(
+                    e.get("event") == "slack_task_digested" and e.get("task_id") == "t-over"
+                    for e in proc.events()
+                ),
+                15,
+                proc,
+                "the task past the budget digested",
+            )
+            digests = list(redis.scan_iter(match=f"{ns.redis_prefix}notify:slack:digest:csm-ana|*"))
+            assert len(digests) == 1 and redis.hexists(digests[0], "t-over")
+            assert len(slack.by_channel("C-ANA")) == 2
 
             wait_until(
                 lambda: committed_all(ns, f"{ns.app_id}-notify-slack"), 15, proc, "the commit"

@@ -333,11 +333,11 @@ class SlackNotifier:
                 await self.sleep(tick)
             except Stopping:
                 return
-            if self.daily_budget:
-                try:
-                    await self.release_digests()
-                except Stopping:
-                    return
+            try:
+                # Always: digests deferred under an earlier budget still go out.
+                await self.release_digests()
+            except Stopping:
+                return
             due = await self.redis.zrangebyscore(
                 f"{self.p}held_due", "-inf", self.now().timestamp(), start=0, num=100
             )
