@@ -64,6 +64,10 @@ class DeliveryProcess:
                 continue
         return found
 
+    def logged(self, event: str, task_id: str) -> bool:
+        """The process has logged `event` for the task `task_id`."""
+        return any(e.get("event") == event and e.get("task_id") == task_id for e in self.events())
+
     def wait_assigned(self, timeout: float = 40.0) -> None:
         wait_until(
             lambda: any(

@@ -144,13 +144,7 @@ def test_one_message_per_task_edited_rate_limits_dead_letters_and_snooze(
             )
             produce(ns, "playbook-tasks", [task("t-snz", "updated", "acc-snz", "csm-ana")])
             wait_until(
-                lambda: any(
-                    e.get("event") == "slack_message_held" and e.get("task_id") == "t-snz"
-                    for e in proc.events()
-                ),
-                15,
-                proc,
-                "the update held",
+                lambda: proc.logged("slack_message_held", "t-snz"), 15, proc, "the update held"
             )
             snoozed = next(m for m in slack.by_channel("C-ANA") if m is not message)
             assert not snoozed.edits
@@ -160,10 +154,7 @@ def test_one_message_per_task_edited_rate_limits_dead_letters_and_snooze(
             # Past csm-ana's daily budget of 2: into the owner's digest, no new message.
             produce(ns, "playbook-tasks", [task("t-over", "opened", "acc-over", "csm-ana")])
             wait_until(
-                lambda: any(
-                    e.get("event") == "slack_task_digested" and e.get("task_id") == "t-over"
-                    for e in proc.events()
-                ),
+                lambda: proc.logged("slack_task_digested", "t-over"),
                 15,
                 proc,
                 "the task past the budget digested",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -119,10 +119,7 @@ class SlackNotifier:
         owner = task.get("owner_id")
         dest = self.mapping.destination(owner)
         if dest is None:
-            raise DeliveryFailed(
-                f"owner {owner!r} has no Slack destination in the mapping file and there is no "
-                "default channel (--default-channel)"
-            )
+            raise _no_destination(owner)
         ref = await self._ref(task_id)
         now = self.now()
         if self.daily_budget and ref is None and await self._digested(task, origin, dest, now):
@@ -196,7 +193,6 @@ class SlackNotifier:
             if int(place) <= self.daily_budget:
                 return False
         else:
-            marker = marker.decode() if isinstance(marker, bytes) else str(marker)
             if always_pings(task) and action != "resolved":
                 # Escalated to critical: out of the digest, pinged now.
                 await self._leave_digest(task_id, marker)
@@ -250,10 +246,7 @@ class SlackNotifier:
         dest = self.mapping.destination(owner)
         try:
             if dest is None:
-                raise DeliveryFailed(
-                    f"owner {owner!r} has no Slack destination in the mapping file and there "
-                    "is no default channel (--default-channel)"
-                )
+                raise _no_destination(owner)
             text, blocks = render_digest(
                 owner, entries, self.daily_budget, self.url_template, dest.mention
             )
@@ -273,18 +266,24 @@ class SlackNotifier:
 
     async def release_digests(self) -> None:
         """Post the digests that are due (called by release_held's loop)."""
+        await self._claim_due(f"{self.p}digest_due", 20, self._post_digest)
+
+    async def _claim_due(
+        self, due_key: str, limit: int, handle: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """Hand each member of the sorted set `due_key` whose time has come to `handle`.
+        Whoever removes a member handles it: two notifiers never both do. A member not
+        handled (stopping, or a fatal error) is put back, due now, and the error raised."""
         due = await self.redis.zrangebyscore(
-            f"{self.p}digest_due", "-inf", self.now().timestamp(), start=0, num=20
+            due_key, "-inf", self.now().timestamp(), start=0, num=limit
         )
-        for raw in due:
-            digest = raw.decode() if isinstance(raw, bytes) else str(raw)
-            # Whoever removes it posts it: two notifiers never both do.
-            if not await self.redis.zrem(f"{self.p}digest_due", digest):
+        for member in due:
+            if not await self.redis.zrem(due_key, member):
                 continue
             try:
-                await self._post_digest(digest)
+                await handle(member)
             except BaseException:
-                await self.redis.zadd(f"{self.p}digest_due", {digest: self.now().timestamp()})
+                await self.redis.zadd(due_key, {member: self.now().timestamp()})
                 raise
 
     # -- Redis state ----------------------------------------------------------------------
@@ -336,23 +335,9 @@ class SlackNotifier:
             try:
                 # Always: digests deferred under an earlier budget still go out.
                 await self.release_digests()
+                await self._claim_due(f"{self.p}held_due", 100, self._release)
             except Stopping:
                 return
-            due = await self.redis.zrangebyscore(
-                f"{self.p}held_due", "-inf", self.now().timestamp(), start=0, num=100
-            )
-            for task_id in due:
-                # Whoever removes it delivers it: two notifiers never both do.
-                if not await self.redis.zrem(f"{self.p}held_due", task_id):
-                    continue
-                try:
-                    await self._release(task_id)
-                except BaseException as exc:
-                    # Not delivered (stopping, or a fatal error): keep it due.
-                    await self.redis.zadd(f"{self.p}held_due", {task_id: self.now().timestamp()})
-                    if isinstance(exc, Stopping):
-                        return
-                    raise
 
     async def _release(self, task_id: str) -> None:
         async with self._lock(task_id):
@@ -390,6 +375,13 @@ class SlackNotifier:
 
 def _origin(message: TaskMessage) -> dict[str, Any]:
     return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+
+
+def _no_destination(owner: str | None) -> DeliveryFailed:
+    return DeliveryFailed(
+        f"owner {owner!r} has no Slack destination in the mapping file and there is no "
+        "default channel (--default-channel)"
+    )
 
 
 def _dead(sink: str, entry: dict[str, Any], exc: DeliveryFailed) -> DeadLetter:
