@@ -68,6 +68,13 @@ class BookBaselineRules(_Strict):
     # for everyone: usage is judged on the last 7 days before it (up to 21 days back), and
     # usage_drop does not compare across it.
     off_week_below: Ratio = 0.7
+    # Peers (a slump a group of accounts shares): an account of `peer_min_users` usual weekly
+    # users or more is in a dip when its 7-day users are under `peer_dip_below` of its usual
+    # (the median of the 4 weeks before). When `cohort_share` of the partition's accounts were
+    # in a dip over the last week, usage_drop asks for its `cohort_drop_at_least`. 0: off.
+    peer_dip_below: Ratio = 0.8
+    peer_min_users: int = Field(default=5, ge=1)
+    cohort_share: Ratio = 0.15
 
 
 class EngagementRules(_Strict):
@@ -220,6 +227,9 @@ class UsageDropParams(_Strict):
     decline_min_prev_active_users: int = Field(default=5, ge=0)
     # Gradual, not one step: the week before the last already this much below the start.
     decline_prior_week_below: Ratio = 0.10
+    # While many accounts of the partition dip together (book_baseline.cohort_share), a drop
+    # must be at least this deep: a seasonal slump is 20-35%, a leaving customer more.
+    cohort_drop_at_least: Ratio = 0.5
     resolve_within: Ratio = 0.15
 
 

@@ -260,6 +260,83 @@ def test_an_account_dropping_while_the_book_does_not_still_alarms() -> None:
     assert sim.actions("usage_drop") == ["opened"]
 
 
+def _peers(book: BookActivity, first_day: int, days: int, dipped: float) -> None:
+    """30 peers speak every day of [first_day, first_day + days), a `dipped` share in a dip."""
+    base = int(T0.timestamp() // 86400)
+    for d in range(first_day, first_day + days):
+        book.peers[base + d] = 30
+        book.dipped[base + d] = round(30 * dipped)
+
+
+def _usage(sim: Sim, before: int, after: int) -> None:
+    sim.daily_usage(0, 21, before)
+    sim.daily_usage(21, 14, after)
+
+
+@pytest.mark.parametrize(
+    ("peers_dipped", "after", "fires"),
+    [
+        (0.10, 65, True),  # 35%, few peers in a dip: the account's own alarm
+        (0.20, 65, False),  # 35% while a fifth of the peers dip: their slump
+        (0.20, 45, True),  # 55% is deeper than a slump, cohort or not
+        (0.20, 55, False),  # 45%: under the cohort's 50%
+    ],
+)
+def test_a_drop_many_peers_share_needs_the_cohort_threshold(
+    peers_dipped: float, after: int, fires: bool
+) -> None:
+    sim = new()
+    _peers(_book(sim, 0, 42), 0, 42, peers_dipped)
+    _usage(sim, 100, after)
+    sim.advance(at(35, 1))
+    assert sim.actions("usage_drop") == (["opened"] if fires else [])
+    if fires and peers_dipped >= 0.2:
+        [task] = sim.of("usage_drop")
+        assert task.evidence["drop_threshold"] == 0.5
+        assert task.evidence["peer_dip_share"] == pytest.approx(0.2, abs=0.03)
+        assert "dipped in the same week: a shared slump needs 50%" in task.reason
+
+
+def test_the_cohort_guard_switched_off_lets_a_shared_slump_alarm() -> None:
+    sim = Sim(rules_with(book_baseline={"cohort_share": 0}))
+    sim.account(at(0), segment="mid_market", licensed_seats=200)
+    _peers(_book(sim, 0, 42), 0, 42, 0.3)
+    _usage(sim, 100, 65)
+    sim.advance(at(35, 1))
+    [task] = sim.of("usage_drop")
+    assert "peer_dip_share" not in task.evidence
+
+
+def test_peers_count_an_account_in_a_dip_against_weeks_three_and_four() -> None:
+    usage_sim = new()
+    usage_sim.daily_usage(0, 28, 20)
+    usage_sim.daily_usage(28, 7, 15)  # 25% under the usual 20
+    usage_sim.daily_usage(35, 1, 15)  # the newest day moves past day 34
+    usage = usage_sim.state.usage
+    base = int(T0.timestamp() // 86400)
+    book = BookActivity()
+    book.note_peer(usage, base + 34, 0.8, 5)
+    book.note_peer(usage, base + 34, 0.7, 5)  # 15 is not under 70% of 20
+    book.note_peer(usage, base + 27, 0.8, 5)  # the usual level itself
+    book.note_peer(usage, base + 34, 0.8, 21)  # too small to say
+    assert book.peers == {base + 34: 2, base + 27: 1}
+    assert book.dipped == {base + 34: 1}
+
+
+def test_the_cohort_share_reads_the_week_every_peer_has_spoken_for() -> None:
+    book = BookActivity()
+    for d in range(0, 14):
+        book.peers[d] = 25
+        book.dipped[d] = 5 if d < 7 else 0
+    assert book.cohort_share(9, 20) == pytest.approx(6 * 5 / (7 * 25))  # days 1-7: 6 with dips
+    assert book.cohort_share(8, 20) == pytest.approx(0.2)  # days 0-6, all dipped
+    assert book.cohort_share(8, 26) is None  # too few peers to say
+    assert BookActivity.from_bytes(book.to_bytes()) == book
+    # A version-1 value (before peers) decodes with none yet.
+    old = BookActivity.from_bytes(b'{"v":1,"u":[[3,10]],"a":[[3,2]]}')
+    assert old.user_days == {3: 10} and old.peers == {} and old.dipped == {}
+
+
 def test_champion_silence_does_not_count_the_book_days_off() -> None:
     sim = new(champion_user_id="champ")
     _book(sim, 0, 60, off=range(35, 42))

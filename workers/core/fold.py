@@ -65,9 +65,14 @@ def fold_usage(state: AccountState, event: UsageEvent, rules: Rules, ts: float) 
     if record is None or not _already_known(record, day, ts):
         # The user's first activity of this day (or an earlier one of their last day).
         book = state.book
+        newest = usage.newest
         if book is not None:
             book.note(day, not active_between(record, day, day), first_of_day)
         note_user_day(usage, users, user, record, day, ts)
+        if book is not None and newest is not None and day > newest:
+            # The account's first event of a new day: whether it was in a dip the day before.
+            peers = rules.book_baseline
+            book.note_peer(usage, day - 1, peers.peer_dip_below, peers.peer_min_users)
     elif first_of_day and state.book is not None:
         state.book.note(day, False, True)
     cache = state.usage_cache

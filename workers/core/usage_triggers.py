@@ -47,15 +47,25 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
         or p.decline_weeks > 1
     ):
         # Windows of completed days only: the verdict holds as long as the day's usage
-        # metrics (usage_cache, dropped by a late event) do.
+        # metrics (usage_cache, dropped by a late event) and the peers' reading do.
+        today = int(ctx.now // DAY)
+        shared = cohort_share(ctx, today)
+        threshold = p.drop_at_least
+        if shared is not None:
+            threshold = max(threshold, p.cohort_drop_at_least)
         cached = state.guard_cache
-        if cached is not None and cached[0] is state.usage_cache and cached[1] is p:
-            drop = cached[2]
+        if (
+            cached is not None
+            and cached[0] is state.usage_cache
+            and cached[1] is p
+            and cached[2] == threshold
+        ):
+            drop = cached[3]
         else:
             drop = confirmed_drop(
                 state.usage,
-                int(ctx.now // DAY) - 1,
-                drop_at_least=p.drop_at_least,
+                today - 1,
+                drop_at_least=threshold,
                 min_before=p.min_prev_active_users,
                 z=p.significance_z,
                 decline_z=p.decline_significance_z,
@@ -65,9 +75,9 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 decline_weeks=p.decline_weeks,
                 book=book_baseline(ctx),
             )
-            state.guard_cache = (state.usage_cache, p, drop)
+            state.guard_cache = (state.usage_cache, p, threshold, drop)
         if drop is not None:
-            check.fire = _usage_drop_fire(pb, drop)
+            check.fire = _usage_drop_fire(pb, drop, threshold, shared)
     if task.open and a7 is not None:
         # Hysteresis against the level before the drop, not week over week: a plateau at the
         # lower level is not a recovery.
@@ -85,9 +95,28 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
     return check
 
 
-def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
+def cohort_share(ctx: EvalContext, today: int) -> float | None:
+    """The share of the partition's accounts in a dip over the last week (book.py, peers),
+    when it reaches `cohort_share`: a slump they share; else None."""
+    book = ctx.state.book
+    rules = ctx.rules.book_baseline
+    if book is None or not rules.enabled or rules.cohort_share <= 0:
+        return None
+    share = book.cohort_share(today, rules.min_accounts)
+    return share if share is not None and share + EPS >= rules.cohort_share else None
+
+
+def _usage_drop_fire(
+    pb: CompiledPlaybook, drop: Drop, threshold: float, shared: float | None
+) -> Fire:
     p = pb.params
     fell = (drop.before - drop.after) / drop.before
+    cohort = (
+        ""
+        if shared is None
+        else f" ({pct(shared)} of the partition's accounts dipped in the same week: a shared "
+        f"slump needs {pct(threshold)})"
+    )
     held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
     if drop.weeks == 1:
         what = f"Active users fell {pct(fell)} week over week ({drop.before} → {drop.after})"
@@ -99,7 +128,7 @@ def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
     return Fire(
         priority=pb.rule.priority,
         reason=(
-            f"{what}, at or above the {pct(p.drop_at_least)} drop threshold; significant "
+            f"{what}, at or above the {pct(threshold)} drop threshold{cohort}; significant "
             f"(z ≥ {p.significance_z if drop.weeks == 1 else p.decline_significance_z:g}) "
             f"and {held}."
         ),
@@ -109,10 +138,12 @@ def _usage_drop_fire(pb: CompiledPlaybook, drop: Drop) -> Fire:
             "baseline_active_users": drop.before,
             "baseline_weeks_before": drop.weeks,
             "usage_change": round(-fell, 4),
-            "drop_threshold": p.drop_at_least,
+            "drop_threshold": threshold,
             "min_prev_active_users": p.min_prev_active_users,
             "significance_z": p.significance_z,
             "confirmed_days": drop.confirmed_days,
+            # Only under a shared slump (book.py, peers): the share that raised the threshold.
+            **({} if shared is None else {"peer_dip_share": round(shared, 4)}),
         },
     )
 
