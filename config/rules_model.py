@@ -118,7 +118,7 @@ class EngagementBands(_Strict):
     qbr_overdue_is_at_risk: bool = True  # a QBR past due and not booked (QBR attendance)
     # Without activity data: the champion-activity proxy (days since last active).
     good_at_most_days: int = Field(default=7, ge=0)
-    at_risk_at_most_days: int = Field(default=14, ge=0)
+    at_risk_at_most_days: int = Field(default=18, ge=0)
 
 
 class SatisfactionBands(_Strict):
@@ -268,7 +268,7 @@ class RenewalParams(_Strict):
 
 
 class ChampionSilentParams(_Strict):
-    max_inactive_days: int = Field(default=14, ge=0)
+    max_inactive_days: int = Field(default=18, ge=0)
     # Judged against the champion's own rhythm: also more than this factor x their longest
     # gap between active days in the 8 weeks before (an irregular champion, a past vacation).
     rhythm_factor: float = Field(default=1.5, ge=0, le=10)

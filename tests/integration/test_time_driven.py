@@ -93,8 +93,8 @@ def test_time_driven_tasks_fire_for_accounts_that_receive_nothing(
 
     champion = tasks_of(tasks, silent, "champion_silent")[0]
     assert champion["action"] == "opened" and champion["owner_id"] == "csm-ana"
-    # Silent for more than 14 days after day 0, 09:00: raised on day 15 at the earliest.
-    assert parse_ts(ts(15, 9)) <= parse_ts(champion["created_at"]) <= parse_ts(ts(16, 12))
+    # Silent for more than 18 days after day 0, 09:00: raised on day 19 at the earliest.
+    assert parse_ts(ts(19, 9)) <= parse_ts(champion["created_at"]) <= parse_ts(ts(20, 12))
 
     milestone = tasks_of(tasks, renewal, "renewal_approaching")[0]
     assert milestone["priority"] == "medium"
@@ -125,16 +125,16 @@ def test_a_live_clock_raises_time_driven_tasks_with_no_traffic_at_all(
     ns.extra_env.update({"CS_ALLOWED_LATENESS": "1s"})
     worker = WorkerProcess(ns, "wall-1").start()
     workers.append(worker)
-    days_ago_16 = (datetime.now(UTC) - timedelta(days=16)).isoformat()
+    days_ago_20 = (datetime.now(UTC) - timedelta(days=20)).isoformat()
     account = "wall-quiet"
     produce_in_order(
         ns,
         [
             (
                 "account-events",
-                [account_event(account, days_ago_16, champion_user_id="u-1", csm_id="csm-ana")],
+                [account_event(account, days_ago_20, champion_user_id="u-1", csm_id="csm-ana")],
             ),
-            ("usage-events", [usage_event(account, "u-1", days_ago_16)]),
+            ("usage-events", [usage_event(account, "u-1", days_ago_20)]),
         ],
     )
     # Nothing else arrives: only the wall clock can move this account's time.

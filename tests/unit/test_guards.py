@@ -126,8 +126,8 @@ def _champion_days(sim: Sim, days: list[int]) -> None:
         sim.usage(at(d, 9), "champ", "dashboards")
 
 
-@pytest.mark.parametrize(("silent_days", "fires"), [(14, False), (15, True)])
-def test_a_regular_champion_is_silent_after_14_days(silent_days: int, fires: bool) -> None:
+@pytest.mark.parametrize(("silent_days", "fires"), [(18, False), (19, True)])
+def test_a_regular_champion_is_silent_after_18_days(silent_days: int, fires: bool) -> None:
     sim = new(champion_user_id="champ")
     _champion_days(sim, list(range(0, 30)))
     sim.advance(at(29 + silent_days, 10))
@@ -138,6 +138,14 @@ def test_an_ordinary_week_of_vacation_is_not_silence() -> None:
     sim = new(champion_user_id="champ")
     # Friday to the Monday 10 days later: a week off with its weekends.
     _champion_days(sim, [*range(0, 20), *range(30, 45)])
+    sim.advance(at(45, 1))
+    assert sim.actions("champion_silent") == []
+
+
+def test_a_two_week_summer_vacation_is_not_silence() -> None:
+    sim = new(champion_user_id="champ")
+    # Friday (day 19) to the Monday 17 days later: 16 whole days without the champion.
+    _champion_days(sim, [*range(0, 20), *range(36, 45)])
     sim.advance(at(45, 1))
     assert sim.actions("champion_silent") == []
 
@@ -341,9 +349,9 @@ def test_champion_silence_does_not_count_the_book_days_off() -> None:
     sim = new(champion_user_id="champ")
     _book(sim, 0, 60, off=range(35, 42))
     _champion_days(sim, list(range(0, 30)))
-    sim.advance(at(29 + 15, 10))  # 15 days silent, 7 of them the book's week off
+    sim.advance(at(29 + 22, 10))  # 22 days silent, 7 of them the book's week off
     assert sim.actions("champion_silent") == []
-    sim.advance(at(29 + 22, 10))
+    sim.advance(at(29 + 26, 10))
     [task] = sim.of("champion_silent")
     assert task.evidence["book_days_off"] == 7
     assert "days the whole book was off" in task.reason

@@ -57,7 +57,7 @@ def test_adoption_edges(ratio: float, expected: int) -> None:
     assert points("adoption", adoption_ratio=ratio) == expected
 
 
-@pytest.mark.parametrize(("days", "expected"), [(0, 5), (7, 5), (8, 3), (14, 3), (15, 1), (60, 1)])
+@pytest.mark.parametrize(("days", "expected"), [(0, 5), (7, 5), (8, 3), (18, 3), (19, 1), (60, 1)])
 def test_engagement_edges(days: int, expected: int) -> None:
     assert points("engagement", days_since_champion_active=days) == expected
 
