@@ -386,6 +386,14 @@ def test_first_value_in_time_raises_nothing() -> None:
     assert metrics(s, 40)["days_to_first_value"] == 0
 
 
+@pytest.mark.parametrize(("used", "fires"), [(3, True), (4, False), (5, False)])
+def test_first_value_is_four_of_the_six_core_features(used: int, fires: bool) -> None:
+    s = new_customer()
+    core = ("dashboards", "reports", "alerts", "integrations", "automation", "exports")
+    s.daily_usage(0, 20, ["u1", "u2"], features=core[:used])
+    assert s.actions("onboarding_stalled") == (["opened"] if fires else [])
+
+
 def test_first_value_resolves_onboarding_stalled() -> None:
     s = new_customer()
     s.daily_usage(0, 16, ["u1"], features=("dashboards",))

@@ -213,12 +213,13 @@ def check_onboarding_stalled(pb: CompiledPlaybook, ctx: EvalContext, task: TaskS
         features = list(plan.first_value_features)
         used = view.value_used
         missing = [f for f in features if f not in used]
+        needed = f", {plan.first_value_min} needed" if plan.first_value_min < len(features) else ""
         check.fire = Fire(
             priority=pb.rule.priority,
             reason=(
                 f"{_days_word(since).capitalize()} after contract start ({start}) the account "
-                f"has not reached first value: {len(used)} of {plan.first_value_min} "
-                f"first-value features used (target: {_days_word(p.target_days)})."
+                f"has not reached first value: {len(used)} of {len(features)} first-value "
+                f"features used{needed} (target: {_days_word(p.target_days)})."
             ),
             evidence={
                 "contract_start": start,
