@@ -229,7 +229,7 @@ class UsageDropParams(_Strict):
     decline_prior_week_below: Ratio = 0.10
     # While many accounts of the partition dip together (book_baseline.cohort_share), a drop
     # must be at least this deep: a seasonal slump is 20-35%, a leaving customer more.
-    cohort_drop_at_least: Ratio = 0.5
+    cohort_drop_at_least: Ratio = 0.4
     resolve_within: Ratio = 0.15
 
 
