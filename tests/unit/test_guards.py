@@ -325,10 +325,25 @@ def test_peers_count_an_account_in_a_dip_against_weeks_three_and_four() -> None:
     book = BookActivity()
     book.note_peer(usage, base + 34, 0.8, 5)
     book.note_peer(usage, base + 34, 0.7, 5)  # 15 is not under 70% of 20
-    book.note_peer(usage, base + 27, 0.8, 5)  # the usual level itself
+    book.note_peer(usage, base + 29, 0.8, 5)  # the usual level itself
+    book.note_peer(usage, base + 27, 0.8, 5)  # no usual: the week 4 weeks before is empty
     book.note_peer(usage, base + 34, 0.8, 21)  # too small to say
-    assert book.peers == {base + 34: 2, base + 27: 1}
+    assert book.peers == {base + 34: 2, base + 29: 1}
     assert book.dipped == {base + 34: 1}
+
+
+def test_an_account_notes_one_peer_reading_a_day_at_its_first_event_of_the_next() -> None:
+    sim = new()
+    book = BookActivity()
+    sim.state.book = book
+    sim.daily_usage(0, 35, 20)  # 20 users a day, each with one event a day
+    base = int(T0.timestamp() // 86400)
+    # Days 0-27 have no usual yet (the week 4 weeks before them is empty); day 34 is read at
+    # the first event of day 35, which has not come.
+    assert book.peers == {base + d: 1 for d in range(28, 34)}
+    assert book.dipped == {}
+    sim.daily_usage(35, 1, 5)  # day 35 arrives: day 34 (still 20 users) is read, no dip
+    assert book.peers[base + 34] == 1 and book.dipped == {}
 
 
 def test_the_cohort_share_reads_the_week_every_peer_has_spoken_for() -> None:

@@ -60,9 +60,10 @@ class BookActivity:
     def note_peer(self, usage: UsageAggregates, day: int, dip_below: float, min_users: int) -> None:
         """Count the account among the day's peers, and among the dipped when its 7-day users
         ending on `day` are under `dip_below` of its usual (accounts of `min_users` or more)."""
-        usual = statistics.mean(users_in_window(usage, day - WEEK * k, WEEK) for k in PEER_WEEKS)
-        if usual < max(min_users, 1):
-            return
+        weeks = [users_in_window(usage, day - WEEK * k, WEEK) for k in PEER_WEEKS]
+        usual = statistics.mean(weeks)
+        if min(weeks) == 0 or usual < min_users:
+            return  # a new (or returning) account has no usual yet; a small one says little
         self.peers[day] = self.peers.get(day, 0) + 1
         if users_in_window(usage, day, WEEK) < dip_below * usual:
             self.dipped[day] = self.dipped.get(day, 0) + 1
