@@ -227,6 +227,8 @@ class UsageDropParams(_Strict):
     decline_min_prev_active_users: int = Field(default=5, ge=0)
     # Gradual, not one step: the week before the last already this much below the start.
     decline_prior_week_below: Ratio = 0.10
+    # A step down held this many weeks fires at the decline's z and users; 0 switches it off.
+    step_weeks: int = Field(default=2, ge=0)
     # While many accounts of the partition dip together (book_baseline.cohort_share), a drop
     # must be at least this deep: a seasonal slump is 20-35%, a leaving customer more.
     cohort_drop_at_least: Ratio = 0.4

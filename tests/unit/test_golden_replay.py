@@ -22,7 +22,7 @@ from workers.replay.backtest import backtest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN = FIXTURES / "golden_demo_tasks.jsonl.gz"
-GOLDEN_MESSAGES = 340
+GOLDEN_MESSAGES = 342
 
 
 def _golden() -> list[dict]:

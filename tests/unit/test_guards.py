@@ -84,16 +84,38 @@ def test_a_slow_decline_fires_against_four_weeks_earlier() -> None:
     assert "over 4 weeks (60 → 40)" in task.reason
 
 
-def test_a_step_down_counts_as_a_decline_only_once_it_lasted_two_weeks() -> None:
+def test_a_step_down_counts_only_once_it_held_two_weeks() -> None:
     sim = new()
     sim.daily_usage(0, 28, 40)
     sim.daily_usage(28, 21, 26)  # 35% down in one step (too few users lost for the z test)
     sim.advance(at(49, 1))
     [task] = sim.of("usage_drop")
-    assert task.evidence["baseline_weeks_before"] == 4
+    assert task.evidence["baseline_weeks_before"] == 2
+    assert "in a step that held 2 weeks (40 → 26), every week since as low" in task.reason
     # Not in the step's first week (a seasonal slump?): 16 days after it, once the week
     # before the last was down too and the three confirming windows held.
     assert task.created_at == at(44)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "step_weeks", "opened_on"),
+    [
+        (7, 3, 2, 30),  # a small account that halved and stayed: 16 days after the step
+        (7, 3, 0, 31),  # without the step rule, the 4-week decline (here a day later)
+        (6, 4, 2, None),  # two people out for two weeks: 2 lost < sqrt(10)
+        (7, 5, 2, None),  # under 30%
+    ],
+)
+def test_a_small_account_that_steps_down_and_stays(
+    before: int, after: int, step_weeks: int, opened_on: int | None
+) -> None:
+    sim = Sim(rules_with(playbooks={"usage_drop": {"params": {"step_weeks": step_weeks}}}))
+    sim.account(at(0), segment="smb", licensed_seats=9)
+    sim.daily_usage(0, 14, before)
+    sim.daily_usage(14, 21, after)
+    sim.advance(at(35, 1))
+    tasks = sim.of("usage_drop")
+    assert [t.created_at for t in tasks] == ([at(opened_on)] if opened_on is not None else [])
 
 
 def test_a_spike_and_fall_is_not_a_decline() -> None:

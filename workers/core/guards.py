@@ -99,24 +99,23 @@ def confirmed_drop(
     decline_z: float | None = None,
     decline_min_before: int | None = None,
     decline_prior_below: float = 0.0,
+    step_weeks: int = 0,
     book: Baseline | None = None,
 ) -> Drop | None:
-    """The week-over-week drop (else the decline over `decline_weeks`) that holds in the
-    7-day windows ending on each of the last `confirm_days` days, or None. A decline is
-    tested at `decline_z` (default `z`): a month of weeks none above the start is evidence
-    of its own."""
-    spans = [(1, z, min_before)] + (
-        [
-            (
-                decline_weeks,
-                z if decline_z is None else decline_z,
-                min_before if decline_min_before is None else decline_min_before,
-            )
-        ]
-        if decline_weeks > 1
-        else []
-    )
-    for weeks, span_z, span_min in spans:
+    """The week-over-week drop (else the step held `step_weeks`, else the decline over
+    `decline_weeks`) that holds in the 7-day windows ending on each of the last `confirm_days`
+    days, or None. A held step and a decline are tested at `decline_z` (default `z`) from
+    `decline_min_before` users: weeks at the lower level are evidence of their own."""
+    slow_z = z if decline_z is None else decline_z
+    slow_min = min_before if decline_min_before is None else decline_min_before
+    # (weeks, z, users before, how far below the start the week before the last must be)
+    spans = [(1, z, min_before, 0.0)]
+    if step_weeks > 1:
+        # A step down that held: every week since as far below the start as the last.
+        spans.append((step_weeks, slow_z, slow_min, drop_at_least))
+    if decline_weeks > 1:
+        spans.append((decline_weeks, slow_z, slow_min, decline_prior_below))
+    for weeks, span_z, span_min, prior_below in spans:
         first = None
         for k in range(confirm_days):
             found = _drop_at(
@@ -127,7 +126,7 @@ def confirmed_drop(
                 span_min,
                 span_z,
                 book,
-                decline_prior_below if weeks > 1 else 0.0,
+                prior_below,
             )
             if found is None:
                 break

@@ -71,6 +71,7 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 decline_z=p.decline_significance_z,
                 decline_min_before=p.decline_min_prev_active_users,
                 decline_prior_below=p.decline_prior_week_below,
+                step_weeks=p.step_weeks,
                 confirm_days=p.confirm_days,
                 decline_weeks=p.decline_weeks,
                 book=book_baseline(ctx),
@@ -120,6 +121,11 @@ def _usage_drop_fire(
     held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
     if drop.weeks == 1:
         what = f"Active users fell {pct(fell)} week over week ({drop.before} → {drop.after})"
+    elif drop.weeks == p.step_weeks and p.step_weeks != p.decline_weeks:
+        what = (
+            f"Active users fell {pct(fell)} in a step that held {drop.weeks} weeks "
+            f"({drop.before} → {drop.after}), every week since as low"
+        )
     else:
         what = (
             f"Active users fell {pct(fell)} over {drop.weeks} weeks ({drop.before} → "
