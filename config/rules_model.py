@@ -70,8 +70,9 @@ class BookBaselineRules(_Strict):
     off_week_below: Ratio = 0.7
     # Peers (a slump a group of accounts shares): an account of `peer_min_users` usual weekly
     # users or more is in a dip when its 7-day users are under `peer_dip_below` of its usual
-    # (the median of the 4 weeks before). When `cohort_share` of the partition's accounts were
-    # in a dip over the last week, usage_drop asks for its `cohort_drop_at_least`. 0: off.
+    # (the mean of its 7-day windows 3 and 4 weeks before). When `cohort_share` of the
+    # partition's accounts were in a dip over the last week, usage_drop asks for its
+    # `cohort_drop_at_least`. 0: off.
     peer_dip_below: Ratio = 0.8
     peer_min_users: int = Field(default=5, ge=1)
     cohort_share: Ratio = 0.15

@@ -80,8 +80,9 @@ class TlsRedis:
             )
             + "\n"
         )
+        binary = _tls_redis_server()
         self.proc = subprocess.Popen(
-            [_tls_redis_server(), str(config)],
+            [binary, str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -96,7 +97,7 @@ class TlsRedis:
                     break
                 time.sleep(0.1)
         raise AssertionError(
-            f"redis-server with TLS did not start ({_tls_redis_server()}: built without TLS?)"
+            f"redis-server with TLS did not start ({binary}: built without TLS?)"
         )
 
     def close(self) -> None:

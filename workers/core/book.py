@@ -16,7 +16,7 @@ of a partition has reached in event-time order, so the reading is deterministic.
 Peers: a slump a group of accounts shares (a region's summer, a vertical's season) barely moves
 the book's user-days, but many accounts dip together. Each account, at its first event of a
 new day, says whether it is in a dip on the day before (its 7-day users under a share of its
-usual, the median of the 4 weeks before) - `note_peer`; `cohort_share` reads the share of the
+usual, the mean of its weeks 3 and 4 before) - `note_peer`; `cohort_share` reads the share of the
 partition's accounts in a dip over a week. The day d is noted by events of d + 1, so it is read
 only from the evaluations of d + 2 on: by then every account active on d + 1 has spoken (the
 reading depends on the partition's event order only, as a replay has it).

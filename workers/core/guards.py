@@ -33,8 +33,9 @@ Baseline = tuple[BookActivity, int, float]
 class Drop:
     before: int  # distinct users in the 7 days `weeks` weeks before the last 7 days
     after: int  # distinct users in the last 7 days
-    weeks: int  # 1: week over week; more: a decline over that many weeks
+    weeks: int  # 1: week over week; more: a held step or a decline over that many weeks
     confirmed_days: int  # consecutive days (windows ending on them) it held
+    step: bool = False  # found by the held-step rule (step_weeks), not the decline
 
 
 def significant(before: float, after: float, z: float) -> bool:
@@ -108,14 +109,15 @@ def confirmed_drop(
     `decline_min_before` users: weeks at the lower level are evidence of their own."""
     slow_z = z if decline_z is None else decline_z
     slow_min = min_before if decline_min_before is None else decline_min_before
-    # (weeks, z, users before, how far below the start the week before the last must be)
-    spans = [(1, z, min_before, 0.0)]
+    # (weeks, z, users before, how far below the start the week before the last must be,
+    # a held step)
+    spans = [(1, z, min_before, 0.0, False)]
     if step_weeks > 1:
         # A step down that held: every week since as far below the start as the last.
-        spans.append((step_weeks, slow_z, slow_min, drop_at_least))
+        spans.append((step_weeks, slow_z, slow_min, drop_at_least, True))
     if decline_weeks > 1:
-        spans.append((decline_weeks, slow_z, slow_min, decline_prior_below))
-    for weeks, span_z, span_min, prior_below in spans:
+        spans.append((decline_weeks, slow_z, slow_min, decline_prior_below, False))
+    for weeks, span_z, span_min, prior_below, step in spans:
         first = None
         for k in range(confirm_days):
             found = _drop_at(
@@ -134,7 +136,7 @@ def confirmed_drop(
                 first = found
         else:
             assert first is not None
-            return Drop(before=first[0], after=first[1], weeks=weeks, confirmed_days=confirm_days)
+            return Drop(first[0], first[1], weeks, confirm_days, step)
     return None
 
 

@@ -121,7 +121,7 @@ def _usage_drop_fire(
     held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
     if drop.weeks == 1:
         what = f"Active users fell {pct(fell)} week over week ({drop.before} → {drop.after})"
-    elif drop.weeks == p.step_weeks and p.step_weeks != p.decline_weeks:
+    elif drop.step:
         what = (
             f"Active users fell {pct(fell)} in a step that held {drop.weeks} weeks "
             f"({drop.before} → {drop.after}), every week since as low"
