@@ -373,7 +373,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--py-spy",
         metavar="PATH",
         default=None,
-        help="py-spy binary: profile the worker while (c) consumes (perturbs (c) slightly)",
+        help="py-spy binary (a path, or a name on PATH): profile the worker while (c) "
+        "consumes (perturbs (c) slightly)",
     )
     parser.add_argument(
         "--timeout",
@@ -394,6 +395,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--noop-modes: comma-separated iter and/or take")
     if args.rate <= 0 or args.latency_seconds <= 0 or args.nps_every < 2:
         parser.error("--rate and --latency-seconds must be > 0, --nps-every >= 2")
+    if args.py_spy:
+        # Checked now, not after minutes of producing and measuring (b).
+        found = shutil.which(args.py_spy)
+        if found is None:
+            parser.error(
+                f"--py-spy: {args.py_spy!r} is not an executable file nor a command on PATH "
+                "(pip install py-spy)"
+            )
+        args.py_spy = found
     return args
 
 

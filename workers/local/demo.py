@@ -388,10 +388,7 @@ _CAPACITY = {"enterprise": 15, "mid_market": 40}
 def _csm_load(client: redis.Redis, prefix: str) -> Table:
     """The CSM load view (workers/stream/csm_load.py): each CSM's book against the 1:15 / 1:40
     ratios, open tasks, and touchpoints and tasks opened in the latest week."""
-    table = Table(title="CSM load (capacity: 1:15 enterprise, 1:40 mid-market accounts)")
-    for column in ("CSM", "ent", "mid", "smb", "capacity", "open tasks", "week", "touches",
-                   "inbound", "tasks opened"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("CSM", "week") else "right")
+    rows = []
     for csm in sorted(client.smembers(f"{prefix}csm:ids")):
         book = {
             seg: client.scard(f"{prefix}csm:{csm}:accounts:{seg}")
@@ -403,18 +400,36 @@ def _csm_load(client: redis.Redis, prefix: str) -> Table:
         open_tasks = client.scard(f"{prefix}csm:{csm}:open_tasks")
         if not (any(book.values()) or weeks or open_tasks):
             continue  # moved on (an account first seen without its owner)
-        table.add_row(
+        rows.append((csm, book, used, open_tasks, weeks[-1] if weeks else "-", last))
+    # The latest week goes in the title when every CSM shares it, so the table fits a terminal
+    # of 80 columns.
+    shared = {row[4] for row in rows}
+    week = shared.pop() if len(shared) == 1 else None
+    title = "CSM load (capacity: 1:15 enterprise, 1:40 mid-market accounts)"
+    table = Table(title=title + (f", week {week}" if week and week != "-" else ""))
+    columns = ["CSM", "ent", "mid", "smb", "load", "open tasks"]
+    columns += ([] if week else ["week"]) + ["touches", "inbound", "tasks opened"]
+    for column in columns:
+        if column == "CSM":  # never cut a CSM id short
+            width = max((len(row[0]) for row in rows), default=3)
+            table.add_column(column, no_wrap=True, min_width=width)
+        else:
+            table.add_column(column, justify="left" if column == "week" else "right")
+    for csm, book, used, open_tasks, latest, last in rows:
+        cells = [
             csm,
             str(book["enterprise"]),
             str(book["mid_market"]),
             str(book["smb"]),
             f"{used:.0%}" + (" over" if used > 1 else ""),
             str(open_tasks),
-            weeks[-1] if weeks else "-",
+        ]
+        cells += ([] if week else [latest]) + [
             last.get("touchpoints", "0"),
             last.get("inbound", "0"),
             last.get("tasks_opened", "0"),
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 
