@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from book import BookResult
+from core_cost import CoreCost
 from latency import LatencyResult, pct
 from measure import BareResult, Rate
 from sizes import BigAccount, SampleSizes, StoreSizes
@@ -40,6 +41,7 @@ class Report:
     latency_settings: str = ""
     worker_latency: dict[str, Any] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
+    core: CoreCost | None = None  # the pure core's cost on the same events, in process
     logs: Path | None = None
 
 
@@ -137,6 +139,28 @@ def _throughput(report: Report, out: Any) -> None:
     _, main_b = _main_b(report)
     if main_b and bare:
         out(f"  b/a  = {main_b.per_second / bare.per_second:.3f}")
+    _budget(report, worker_rate, main_b, out)
+
+
+def _budget(report: Report, worker_rate: Rate | None, main_b: Rate | None, out: Any) -> None:
+    """c/b as time per event: what the pipeline adds to faust's own time, against what 0.8
+    allows, beside what the pure core alone costs on the same events."""
+    if not (worker_rate and main_b):
+        return
+    b_us, c_us = 1e6 / main_b.per_second, 1e6 / worker_rate.per_second
+    out("")
+    out("Time per event (1 / rate)")
+    out(
+        f"  b {b_us:.0f} us, c {c_us:.0f} us: the pipeline adds {c_us - b_us:.0f} us; "
+        f"c/b >= 0.8 allows {0.25 * b_us:.0f} us (a quarter of b)"
+    )
+    core = report.core
+    if core is not None:
+        out(
+            f"  in process, no I/O, best of {core.repeats}: decode + validate "
+            f"{core.decode_us:.0f} us, core (fold, dedup, evaluations) {core.core_us:.0f} us "
+            f"= {core.decode_us + core.core_us:.0f} us"
+        )
 
 
 def _latency(report: Report, out: Any) -> None:

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from book import BookResult, run_book
 from config.settings import Settings
+from core_cost import measure_core_cost
 from hotspots import finish_py_spy, start_py_spy
 from latency import measure_latency, worker_latency
 from measure import (
@@ -98,6 +99,8 @@ async def run(args: argparse.Namespace) -> Report:
             report.big = big_account(args.big_users, args.size_days, args.batch_max)
         say(f"building {n:,} events from the demo sample ...")
         records, report.kinds, last_event_time = build_events(n)
+        say("the pure core's own cost on these events, in process ...")
+        report.core = measure_core_cost(records, partitions, args.rules)
         say("starting embedded broker and Redis ...")
         broker.start()
         store.start()
