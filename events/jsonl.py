@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from events.decode import DEFAULT_MAX_EVENT_BYTES, DecodeError, decode_event, json_kind
-from events.models import EVENT_TYPES
+from events.models import EVENT_TYPES, AnyInbound
 
 __all__ = ["LineError", "ProduceRecord", "parse_jsonl_line", "parse_jsonl_lines"]
 
@@ -30,6 +30,8 @@ class ProduceRecord:
     key: str  # the event's account_id (the contract's partitioning key)
     value: bytes  # UTF-8 JSON of the event without its `type` field
     line_no: int
+    # The validated event (what a worker would decode from `value`), for offline readers.
+    event: AnyInbound | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,4 +101,6 @@ def parse_jsonl_line(
         event = decode_event(topic, value, max_bytes)
     except DecodeError as exc:
         return LineError(line_no, exc.error)
-    return ProduceRecord(topic=topic, key=event.account_id, value=value, line_no=line_no)
+    return ProduceRecord(
+        topic=topic, key=event.account_id, value=value, line_no=line_no, event=event
+    )

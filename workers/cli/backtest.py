@@ -16,7 +16,8 @@ from workers.cli.settings import settings_or_exit
 if TYPE_CHECKING:
     from config.rules import Rules
     from events.jsonl import LineError
-    from events.models import AnyInbound
+    from workers.replay.backtest import BacktestResult
+    from workers.replay.event_file import EventFile
 
 
 def register(sub: Any) -> None:
@@ -68,20 +69,24 @@ def run(args: argparse.Namespace) -> int:
 
 @dataclass
 class LoadedEvents:
-    """A rules file and a JSON-lines events file, read and decoded (what backtest and
-    evaluate run on)."""
+    """A rules file and a JSON-lines events file, read and validated (what backtest and
+    evaluate run on). The events stay in the file: `file.ordered()` decodes them one at a
+    time in the worker's order (workers/replay/event_file.py)."""
 
     rules: Rules
-    events: list[tuple[str, AnyInbound]]
-    line_errors: list[LineError]
+    file: EventFile
+
+    @property
+    def line_errors(self) -> list[LineError]:
+        return self.file.errors
 
     @property
     def start(self) -> datetime | None:
-        return min((model.occurred_at for _t, model in self.events), default=None)
+        return self.file.start
 
     @property
     def end(self) -> datetime | None:
-        return max((model.occurred_at for _t, model in self.events), default=None)
+        return self.file.end
 
 
 def load_events(
@@ -91,11 +96,11 @@ def load_events(
     command: str = "backtest",
     progress: Callable[[str], None] | None = None,
 ) -> LoadedEvents | None:
-    """Load the rules and the events file, printing what is wrong on stderr (bad lines with
-    their line numbers; they are skipped). None when the rules or the file cannot be read."""
+    """Load the rules and index the events file, printing what is wrong on stderr (bad lines
+    with their line numbers; they are skipped). None when the rules or the file cannot be
+    read."""
     from config.rules import RulesError, load_rules
-    from events.decode import decode_event
-    from events.jsonl import parse_jsonl_lines
+    from workers.replay.event_file import EventFile
 
     try:
         rules = load_rules(rules_file)
@@ -106,17 +111,40 @@ def load_events(
     if progress:
         progress(f"reading {path}…")
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            records, errors = parse_jsonl_lines(handle)
+        indexed = EventFile.index(path, progress)
     except OSError as exc:
         print(f"cs-signals {command}: {exc}", file=sys.stderr)
         return None
-    for error in errors:
+    for error in indexed.errors:
         print(f"{path}:{error.line_no}: {error.message}", file=sys.stderr)
-    if progress:
-        progress(f"decoding {len(records):,} events…")
-    events = [(r.topic, decode_event(r.topic, r.value)) for r in records]
-    return LoadedEvents(rules, events, errors)
+    return LoadedEvents(rules, indexed)
+
+
+def run_rules(
+    loaded: LoadedEvents,
+    partitions: int,
+    *,
+    command: str,
+    keep_health: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> BacktestResult | None:
+    """The backtest over the loaded file, in the worker's order; None (said on stderr) when
+    the file changed under it."""
+    from workers.replay.backtest import backtest
+    from workers.replay.event_file import EventFileChanged
+
+    try:
+        return backtest(
+            loaded.file.ordered(progress),
+            loaded.rules,
+            until=loaded.end,
+            partitions=partitions,
+            presorted=True,
+            keep_health=keep_health,
+        )
+    except EventFileChanged as exc:
+        print(f"cs-signals {command}: {exc}", file=sys.stderr)
+        return None
 
 
 def backtest_file(
@@ -124,19 +152,20 @@ def backtest_file(
 ) -> int:
     """The tasks a rules file would raise on these events, counted per playbook."""
     from workers.render import render_task
-    from workers.replay.backtest import backtest
 
     loaded = load_events(path, rules_file, command="backtest")
     if loaded is None:
         return 2
-    result = backtest(loaded.events, loaded.rules, until=loaded.end, partitions=partitions)
+    result = run_rules(loaded, partitions, command="backtest", keep_health=False)
+    if result is None:
+        return 2
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for task in result.tasks:
         counts[task.playbook][task.action] += 1
         if show_tasks:
             print(render_task(task.model_dump(mode="json")))
     print(
-        f"{len(loaded.events):,} events, {len(result.states)} accounts, "
+        f"{len(loaded.file):,} events, {len(result.states)} accounts, "
         f"{result.duplicates} duplicates"
     )
     print(f"{'playbook':<24}{'opened':>8}{'updated':>9}{'resolved':>10}")

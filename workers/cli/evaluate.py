@@ -81,8 +81,7 @@ def evaluate_file(
     partitions: int = 8,
 ) -> int:
     from config.rules_model import playbook_kind
-    from workers.cli.backtest import load_events
-    from workers.replay.backtest import backtest
+    from workers.cli.backtest import load_events, run_rules
     from workers.replay.evaluation import (
         Book,
         read_outcomes,
@@ -122,7 +121,7 @@ def evaluate_file(
     if start is None or end is None:
         print(f"cs-signals evaluate: {path}: no valid events", file=sys.stderr)
         return 2
-    accounts = frozenset(model.account_id for _t, model in loaded.events)
+    accounts = frozenset(loaded.file.accounts)
     missing = sorted({o.account_id for o in outcomes} - accounts)
     if missing:
         shown = ", ".join(missing[:10]) + (
@@ -134,13 +133,17 @@ def evaluate_file(
             file=sys.stderr,
         )
 
-    progress(f"running rules over {len(loaded.events):,} events…")
-    result = backtest(loaded.events, loaded.rules, until=end, partitions=partitions)
+    progress(f"running rules over {len(loaded.file):,} events…")
+    result = run_rules(
+        loaded, partitions, command="evaluate", keep_health=False, progress=progress
+    )
+    if result is None:
+        return 2
     progress(f"scoring {len(result.tasks):,} task messages…")
     kinds = {pid: playbook_kind(pid, rule) for pid, rule in loaded.rules.playbooks.items()}
     scores = score(scored_tasks(result.tasks), outcomes, Book(start, end, accounts), kinds)
     scores["input"] = {
-        "events": len(loaded.events),
+        "events": len(loaded.file),
         "event_line_errors": len(loaded.line_errors),
         "outcome_rows": len(outcomes),
         "outcome_row_errors": len(errors),

@@ -31,17 +31,29 @@ def backtest(
     rules: Rules,
     until: datetime | dict[str, datetime] | None = None,
     partitions: int = DEFAULT_PARTITIONS,
+    *,
+    presorted: bool = False,
+    keep_health: bool = True,
 ) -> BacktestResult:
     """Apply `(topic, event)` pairs in the worker's order (event time, then facts before
     tickets before NPS before usage, then event id), then advance every account to `until`
     (one time for all, or per account) to let time-driven triggers fire.
 
     `partitions`: the workers' CS_TOPIC_PARTITIONS. Accounts share a book baseline
-    (workers/core/book.py) with the accounts of their partition, as in a live worker."""
+    (workers/core/book.py) with the accounts of their partition, as in a live worker.
+    `presorted`: the events already come in that order (event_file.EventFile.ordered), so
+    they are applied as they come, one at a time, instead of being sorted in memory; an
+    event out of order raises ValueError. `keep_health`: collect the health messages."""
     result = BacktestResult()
     books = [BookActivity() for _ in range(partitions)]
-    ordered = sorted(hold(model, topic, b"", None) for topic, model in events)
+    held_events = (hold(model, topic, b"", None) for topic, model in events)
+    ordered = held_events if presorted else iter(sorted(held_events))
+    previous = None
     for held in ordered:
+        if presorted:
+            if previous is not None and held.sort_key < previous:
+                raise ValueError(f"event {held.model.event_id!r} is out of order")
+            previous = held.sort_key
         account_id = held.model.account_id
         state = result.states.get(account_id)
         if state is None:
@@ -51,7 +63,8 @@ def backtest(
         if not outcome.applied:
             result.duplicates += 1
         result.tasks.extend(outcome.tasks)
-        result.health.extend(outcome.health)
+        if keep_health:
+            result.health.extend(outcome.health)
     if until is not None:
         for account_id, state in sorted(result.states.items()):
             moment = until.get(account_id) if isinstance(until, dict) else until
@@ -59,5 +72,6 @@ def backtest(
                 continue
             outcome = advance_to(state, moment, rules)
             result.tasks.extend(outcome.tasks)
-            result.health.extend(outcome.health)
+            if keep_health:
+                result.health.extend(outcome.health)
     return result
