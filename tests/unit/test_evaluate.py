@@ -331,9 +331,8 @@ def test_bad_csv_header_and_rows() -> None:
 # -- the command ------------------------------------------------------------------------------
 
 
-def test_evaluate_command_prints_table_json_and_chart(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _small_book(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """20 demo accounts over 8 weeks, the outcomes their archetypes imply, and two bad rows."""
     from workers.local.sample import generate_sample
 
     events = generate_sample(accounts=20, weeks=8)
@@ -351,6 +350,13 @@ def test_evaluate_command_prints_table_json_and_chart(
     rows += ["nobody,churned,2026-10-01", "acc-001,vanished,2026-10-01"]
     outcomes = tmp_path / "outcomes.csv"
     outcomes.write_text("\n".join(rows) + "\n")
+    return path, outcomes, rows
+
+
+def test_evaluate_command_prints_table_json_and_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, outcomes, rows = _small_book(tmp_path)
     chart = tmp_path / "chart.html"
 
     argv = ["evaluate", str(path), "--outcomes", str(outcomes)]
@@ -387,3 +393,42 @@ def test_evaluate_command_prints_table_json_and_chart(
     bad.write_text('{"account_id": "a", "outcome": "gone", "date": "2026-10-01"}\n')
     assert main(["evaluate", str(path), "--outcomes", str(bad)]) == 2
     assert f"{bad}:1:" in capsys.readouterr().err
+
+
+def test_evaluate_against_a_baseline_shows_both_rules_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, outcomes, _rows = _small_book(tmp_path)
+    bundled = (Path(__file__).resolve().parents[2] / "config" / "rules.yaml").read_text()
+    # The baseline has usage_drop switched off.
+    assert "\n  usage_drop:\n" in bundled
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(
+        bundled.replace("\n  usage_drop:\n", "\n  usage_drop:\n    enabled: false\n", 1)
+    )
+    argv = ["evaluate", str(path), "--outcomes", str(outcomes), "--quiet"]
+
+    assert main([*argv, "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["playbooks"]["usage_drop"]["opened"] > 0 and "baseline" not in alone
+
+    assert main([*argv, "--json", "--baseline", str(baseline)]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert both["metrics"] == alone["metrics"]  # the rules' own figures are unchanged
+    assert both["baseline"]["rules"] == str(baseline)
+    assert "usage_drop" not in both["baseline"]["playbooks"]
+    assert both["baseline"]["metrics"] != both["metrics"]
+
+    assert main([*argv, "--baseline", str(baseline)]) == 0
+    out = capsys.readouterr().out
+    compared = out[out.index("Compared with the baseline rules") :]
+    assert str(baseline) in compared and "the bundled rules" in compared
+    opened = alone["playbooks"]["usage_drop"]["opened"]
+    line = next(x for x in compared.splitlines() if x.strip().startswith("usage_drop"))
+    before, after = line.split("->")
+    assert "not in these rules" in before and after.split()[0] == f"{opened}"
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(bundled.replace("sla: 24h", "sla: soon", 1))
+    assert main([*argv, "--baseline", str(broken)]) == 2
+    assert "bad baseline rules" in capsys.readouterr().err

@@ -125,18 +125,19 @@ def run_rules(
     partitions: int,
     *,
     command: str,
+    rules: Rules | None = None,
     keep_health: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> BacktestResult | None:
-    """The backtest over the loaded file, in the worker's order; None (said on stderr) when
-    the file changed under it."""
+    """The backtest of `rules` (default: the loaded ones) over the loaded file, in the
+    worker's order; None (said on stderr) when the file changed under it."""
     from workers.replay.backtest import backtest
     from workers.replay.event_file import EventFileChanged
 
     try:
         return backtest(
             loaded.file.ordered(progress),
-            loaded.rules,
+            rules or loaded.rules,
             until=loaded.end,
             partitions=partitions,
             presorted=True,

@@ -48,6 +48,13 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--rules", default=None, help="rules file (default: CS_RULES_FILE or bundled)"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="RULES",
+        default=None,
+        help="also score this rules file on the same events and show both side by side, "
+        "overall and per playbook (e.g. the rules running today against a candidate)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object, for tools")
     parser.add_argument(
         "--chart", metavar="FILE.html", default=None, help="also write risk tasks per week"
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         chart=args.chart,
         quiet=args.quiet,
         partitions=partitions_of(args),
+        baseline=args.baseline,
     )
 
 
@@ -79,13 +87,16 @@ def evaluate_file(
     chart: str | None = None,
     quiet: bool = False,
     partitions: int = 8,
+    baseline: str | None = None,
 ) -> int:
+    from config.rules import RulesError, load_rules
     from config.rules_model import playbook_kind
     from workers.cli.backtest import load_events, run_rules
     from workers.replay.evaluation import (
         Book,
         read_outcomes,
         render_chart,
+        render_comparison,
         render_json,
         render_table,
         score,
@@ -114,6 +125,14 @@ def evaluate_file(
         )
         return 2
 
+    baseline_rules = None
+    if baseline is not None:
+        try:
+            baseline_rules = load_rules(baseline)
+        except (RulesError, OSError) as exc:
+            for error in getattr(exc, "errors", None) or [str(exc)]:
+                print(f"cs-signals evaluate: bad baseline rules: {error}", file=sys.stderr)
+            return 2
     loaded = load_events(path, rules_file, command="evaluate", progress=progress)
     if loaded is None:
         return 2
@@ -133,23 +152,42 @@ def evaluate_file(
             file=sys.stderr,
         )
 
-    progress(f"running rules over {len(loaded.file):,} events…")
-    result = run_rules(
-        loaded, partitions, command="evaluate", keep_health=False, progress=progress
-    )
-    if result is None:
+    def run_and_score(rules: Any, label: str) -> dict[str, Any] | None:
+        progress(f"running {label} over {len(loaded.file):,} events…")
+        result = run_rules(
+            loaded, partitions, command="evaluate", rules=rules, keep_health=False,
+            progress=progress,
+        )  # fmt: skip
+        if result is None:
+            return None
+        progress(f"scoring {len(result.tasks):,} task messages…")
+        kinds = {pid: playbook_kind(pid, rule) for pid, rule in rules.playbooks.items()}
+        scores = score(scored_tasks(result.tasks), outcomes, Book(start, end, accounts), kinds)
+        scores["input"] = {
+            "events": len(loaded.file),
+            "event_line_errors": len(loaded.line_errors),
+            "outcome_rows": len(outcomes),
+            "outcome_row_errors": len(errors),
+            "outcome_accounts_without_events": len(missing),
+            "duplicates": result.duplicates,
+        }
+        return scores
+
+    before = None
+    if baseline_rules is not None:
+        before = run_and_score(baseline_rules, f"the baseline rules ({baseline})")
+        if before is None:
+            return 2
+    scores = run_and_score(loaded.rules, "the rules" if before else "rules")
+    if scores is None:
         return 2
-    progress(f"scoring {len(result.tasks):,} task messages…")
-    kinds = {pid: playbook_kind(pid, rule) for pid, rule in loaded.rules.playbooks.items()}
-    scores = score(scored_tasks(result.tasks), outcomes, Book(start, end, accounts), kinds)
-    scores["input"] = {
-        "events": len(loaded.file),
-        "event_line_errors": len(loaded.line_errors),
-        "outcome_rows": len(outcomes),
-        "outcome_row_errors": len(errors),
-        "outcome_accounts_without_events": len(missing),
-        "duplicates": result.duplicates,
-    }
+    rules_name = rules_file or "the bundled rules"
+    if before is not None:
+        scores["baseline"] = {
+            "rules": baseline,
+            "metrics": before["metrics"],
+            "playbooks": before["playbooks"],
+        }
     if chart:
         try:
             with open(chart, "w", encoding="utf-8") as handle:
@@ -157,6 +195,12 @@ def evaluate_file(
         except OSError as exc:
             print(f"cs-signals evaluate: cannot write the chart: {exc}", file=sys.stderr)
             return 2
-    print(render_json(scores) if as_json else render_table(scores))
+    if as_json:
+        print(render_json(scores))
+    else:
+        print(render_table(scores))
+        if before is not None:
+            print()
+            print(render_comparison(before, scores, str(baseline), rules_name))
     progress("done" + (f"; chart written to {chart}" if chart else ""))
     return 0
