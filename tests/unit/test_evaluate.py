@@ -168,6 +168,8 @@ def test_storm_is_the_worst_full_week_over_the_mean(result: dict) -> None:
     # 9 scored risk tasks over 12 full weeks; the week of Mar 16 has two (Mon 16, Tue 17).
     assert storm["worst_week"] == "2026-03-16"
     assert storm["worst_week_tasks"] == 2
+    # c1's task 30 days before its churn is right, h2's is on a healthy account.
+    assert (storm["worst_week_right"], storm["worst_week_on_healthy"]) == (1, 1)
     assert storm["mean_week_tasks"] == pytest.approx(0.75)
     assert storm["value"] == pytest.approx(2 / 0.75)
     assert storm["met"] is False

@@ -120,8 +120,9 @@ def render_chart(result: dict[str, Any], title: str = "Risk tasks per week") -> 
 
     if worst:
         storm_text = (
-            f"Worst full week {worst}: {storm['worst_week_tasks']} risk tasks, "
-            f"{storm['value']:.2f}× the mean of {storm['mean_week_tasks']:.1f} "
+            f"Worst full week {worst}: {storm['worst_week_tasks']} risk tasks "
+            f"({storm['worst_week_right']} right, {storm['worst_week_on_healthy']} on healthy "
+            f"accounts), {storm['value']:.2f}× the mean of {storm['mean_week_tasks']:.1f} "
             f"(target ≤ 1.5: {'met' if storm['met'] else 'not met'})."
             if storm["value"] is not None
             else f"Worst full week {worst}: no risk tasks."

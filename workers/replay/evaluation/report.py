@@ -64,7 +64,8 @@ def render_table(result: dict[str, Any]) -> str:
     prec, exp, fexp = m["precision"], m["expansion_recall"], m["false_expansion"]
     load, after = m["csm_load"], m["after_churn"]
     worst = (
-        f"worst week {storm['worst_week']}: {storm['worst_week_tasks']} tasks, "
+        f"worst week {storm['worst_week']}: {storm['worst_week_tasks']} tasks "
+        f"({storm['worst_week_right']} right, {storm['worst_week_on_healthy']} on healthy), "
         f"mean {_num(storm['mean_week_tasks'], 1)}"
         if storm["worst_week"]
         else "no full week after the warm-up"

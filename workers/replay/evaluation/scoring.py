@@ -89,7 +89,8 @@ Definitions (DOMAIN.md, alert quality; days are UTC calendar days, windows inclu
   noise          post-warm-up risk tasks on healthy accounts per healthy account per quarter
                  ({QUARTER_DAYS} days of post-warm-up book), and the share with at least one.
   storm          risk tasks in the worst full Monday-Sunday week after the warm-up / the mean
-                 of those weeks.
+                 of those weeks; the worst week's tasks that are right (as for precision) and
+                 those on healthy accounts are shown beside it.
   precision      share of post-warm-up risk tasks whose account churns 0-{PRECISION_HORIZON} days
                  later, or which fall in a dip (its start - {DIP_LEAD}d to `until`).
   expansion      expanders with an expansion_signal in [expand-{EXPANSION_LOOKBACK}d, expand]
@@ -344,6 +345,11 @@ def score(
 
     hits = [t for t in risk_post if right(t)]
     precision = _ratio(len(hits), len(risk_post))
+    # What the worst week is made of: a storm of right alerts (churners' warnings arriving
+    # together) asks for different action than a storm on healthy accounts.
+    in_worst = [t for t in risk_post if worst is not None and _monday(t.day) == worst]
+    worst_right = sum(right(t) for t in in_worst)
+    worst_healthy = sum(t.account_id in healthy_set for t in in_worst)
 
     # Expansion.
     expansion = [t for t in opened if (kinds or {}).get(t.playbook, t.playbook) == EXPANSION]
@@ -481,6 +487,8 @@ def score(
                 "worst_week": worst.isoformat() if worst is not None else None,
                 "worst_week_tasks": per_week.get(worst, 0) if worst is not None else None,
                 "mean_week_tasks": mean_week,
+                "worst_week_right": worst_right if worst is not None else None,
+                "worst_week_on_healthy": worst_healthy if worst is not None else None,
                 **_target("storm", storm),
             },
             "precision": {
