@@ -394,6 +394,75 @@ def test_champion_silence_does_not_count_the_book_days_off() -> None:
     assert "days the whole book was off" in task.reason
 
 
+def _season(sim: Sim, peers_dipped: float, during: int, after: int = 0) -> None:
+    """35 usual days (20 users and the champion daily), then a 4-week season break: `during`
+    users a day, the champion away, and `peers_dipped` of the partition's peers in a dip (10%
+    otherwise); then `after` days with the 20 users back, the champion still away."""
+    book = _book(sim, 0, 63 + after + 7)
+    _peers(book, 0, 35, 0.10)
+    _peers(book, 35, 28, peers_dipped)
+    _peers(book, 63, after + 7, 0.10)
+    for day in range(35):
+        _champion_days(sim, [day])
+        sim.daily_usage(day, 1, 20)
+    sim.daily_usage(35, 28, during)
+    sim.daily_usage(63, after, 20)
+
+
+@pytest.mark.parametrize(
+    ("peers_dipped", "during", "fires"),
+    [
+        (0.20, 12, False),  # a fifth of the peers dip, the account with them: their break
+        (0.10, 12, True),  # few peers dip: this account's own trouble
+        (0.20, 20, True),  # the peers dip, this account does not: its champion is gone
+    ],
+)
+def test_champion_silence_during_a_slump_the_peers_share(
+    peers_dipped: float, during: int, fires: bool
+) -> None:
+    sim = new(champion_user_id="champ")
+    _season(sim, peers_dipped, during)
+    sim.advance(at(34 + 27, 10))  # 27 days silent, 18 the limit
+    assert sim.actions("champion_silent") == (["opened"] if fires else [])
+    if fires:
+        [task] = sim.of("champion_silent")
+        assert task.evidence["peer_slump_days"] == 0
+        assert task.created_at == at(34 + 19, 9)
+
+
+def test_a_champion_still_away_when_the_others_are_back_is_silent() -> None:
+    sim = new(champion_user_id="champ")
+    _season(sim, 0.20, 12, after=7)
+    # The others are back on day 63, the champion is not: the next day the whole silence
+    # counts again.
+    [task] = sim.of("champion_silent")
+    assert task.created_at == at(64)
+    assert task.evidence["peer_slump_days"] == 0
+
+
+def test_slump_days_do_not_count_but_every_other_silent_day_does() -> None:
+    sim = new(champion_user_id="champ")
+    book = _book(sim, 0, 84)
+    _peers(book, 0, 84, 0.10)
+    _peers(book, 38, 13, 0.20)  # the peers' slump: days 38-50 read at 15% or more
+    for day in range(35):
+        _champion_days(sim, [day])
+        sim.daily_usage(day, 1, 20)
+    sim.daily_usage(35, 40, 12)  # the account dips from day 35 on, past the peers' slump
+    [task] = sim.of("champion_silent")
+    slump = task.evidence["peer_slump_days"]
+    assert slump >= 10
+    assert task.evidence["days_since_champion_active"] - slump == 19
+    assert "in a slump its peers shared, the account dipping with them" in task.reason
+    # Switched off, the same silence fires 18 days after the champion's last day.
+    off = Sim(rules_with(playbooks={"champion_silent": {"params": {"peer_slump_days_off": False}}}))
+    off.account(at(0), segment="mid_market", licensed_seats=200, champion_user_id="champ")
+    _season(off, 0.20, 12)
+    off.advance(at(34 + 27, 10))
+    [early] = off.of("champion_silent")
+    assert early.created_at == at(34 + 19, 9)
+
+
 # --- health_at_risk and nps_detractor -------------------------------------------------------
 
 

@@ -60,19 +60,22 @@ class BookActivity:
     def note_peer(self, usage: UsageAggregates, day: int, dip_below: float, min_users: int) -> None:
         """Count the account among the day's peers, and among the dipped when its 7-day users
         ending on `day` are under `dip_below` of its usual (accounts of `min_users` or more)."""
-        weeks = [users_in_window(usage, day - WEEK * k, WEEK) for k in PEER_WEEKS]
-        usual = statistics.mean(weeks)
-        if min(weeks) == 0 or usual < min_users:
+        dipped = in_dip(usage, day, dip_below, min_users)
+        if dipped is None:
             return  # a new (or returning) account has no usual yet; a small one says little
         self.peers[day] = self.peers.get(day, 0) + 1
-        if users_in_window(usage, day, WEEK) < dip_below * usual:
+        if dipped:
             self.dipped[day] = self.dipped.get(day, 0) + 1
         self.dirty = True
 
     def cohort_share(self, today: int, min_accounts: int) -> float | None:
         """The share of peer readings in a dip over the 7 days ending two days before `today`
         (the last day every peer has noted); None under `min_accounts` peers on its busiest day."""
-        last = today - 2
+        return self.share_until(today - 2, min_accounts)
+
+    def share_until(self, last: int, min_accounts: int) -> float | None:
+        """The share of peer readings in a dip over the 7 days ending on `last` (read it only
+        for days before yesterday: see cohort_share)."""
         days = range(last - WEEK + 1, last + 1)
         if max((self.peers.get(d, 0) for d in days), default=0) < min_accounts:
             return None
@@ -145,3 +148,14 @@ class BookActivity:
             peers={int(d): int(n) for d, n in data.get("p", ())},
             dipped={int(d): int(n) for d, n in data.get("d", ())},
         )
+
+
+def in_dip(usage: UsageAggregates, day: int, dip_below: float, min_users: int) -> bool | None:
+    """Whether the account's 7-day users ending on `day` are under `dip_below` of its usual
+    (the mean of its 7-day windows 3 and 4 weeks before); None without a usual of `min_users`
+    or more (a new or returning account, a small one)."""
+    weeks = [users_in_window(usage, day - WEEK * k, WEEK) for k in PEER_WEEKS]
+    usual = statistics.mean(weeks)
+    if min(weeks) == 0 or usual < min_users:
+        return None
+    return users_in_window(usage, day, WEEK) < dip_below * usual

@@ -22,7 +22,7 @@ from .book import BookActivity
 from .usage import WEEK, UsageAggregates, users_in_window
 from .users import MASK_DAYS, UserRecord
 
-_EPS = 1e-9
+EPS = 1e-9  # float slack for thresholds met exactly
 
 # The partition's book, its `min_accounts` and `off_week_below` (rules.book_baseline), or None:
 # the account alone.
@@ -41,7 +41,7 @@ class Drop:
 def significant(before: float, after: float, z: float) -> bool:
     """The users lost are at least z standard deviations of the difference of two counts
     (sqrt(before + after)): 20 -> 14 is not, 20 -> 8 is, 200 -> 140 is."""
-    return before - after + _EPS >= z * math.sqrt(before + after)
+    return before - after + EPS >= z * math.sqrt(before + after)
 
 
 def _drop_at(
@@ -68,7 +68,7 @@ def _drop_at(
         change = book[0].change(end, weeks, book[1])
         if change is not None and 0 < change < 1:
             judged = after / change
-    if judged > before * (1 - drop_at_least) + _EPS:
+    if judged > before * (1 - drop_at_least) + EPS:
         return None
     if not significant(before, judged, z):
         return None
@@ -82,7 +82,7 @@ def _drop_at(
     if (
         weeks > 1
         and prior_below > 0
-        and users_in_window(usage, end - WEEK, WEEK) > before * (1 - prior_below) + _EPS
+        and users_in_window(usage, end - WEEK, WEEK) > before * (1 - prior_below) + EPS
     ):
         return None
     return before, after
@@ -161,12 +161,27 @@ def silence_limit(max_inactive_days: int, rhythm_factor: float, gap: int) -> int
     return max(max_inactive_days, math.ceil(rhythm_factor * gap))
 
 
-def book_days_off(book: Baseline | None, first: int, last: int, below: float) -> int:
-    """Days in [first, last] on which the whole book was off (book.quiet_day)."""
+def book_days_off(
+    book: Baseline | None,
+    first: int,
+    last: int,
+    below: float,
+    slump: tuple[float, int] | None = None,
+) -> tuple[int, int]:
+    """Days in [first, last] on which the whole book was off (book.quiet_day), and of the
+    others those in a slump the account's peers shared (`slump` = (share, the last day it can
+    be read): the 7 days ending on the day had at least that share of dipped peer readings)."""
     if book is None or last < first:
-        return 0
+        return 0, 0
     activity, min_accounts, _ = book
-    return sum(1 for day in range(first, last + 1) if activity.quiet_day(day, min_accounts, below))
+    off = shared = 0
+    for day in range(first, last + 1):
+        if activity.quiet_day(day, min_accounts, below):
+            off += 1
+        elif slump is not None and day <= slump[1]:
+            share = activity.share_until(day, min_accounts)
+            shared += share is not None and share + EPS >= slump[0]
+    return off, shared
 
 
 def last_usual_week(book: Baseline | None, yesterday: int, max_back: int = 21) -> int:

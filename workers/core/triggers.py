@@ -23,6 +23,7 @@ from .engagement_triggers import (
 )
 from .eval_context import EvalContext
 from .guards import (
+    EPS,
     book_days_off,
     longest_gap,
     silence_limit,
@@ -31,7 +32,6 @@ from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
 from .usage import WEEK, users_in_window
 from .usage_triggers import (
-    EPS,
     book_baseline,
     check_expansion_signal,
     check_low_adoption,
@@ -162,17 +162,21 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             check.resolve = "The account no longer has a champion to follow."
         return check
     limit = p.max_inactive_days
-    gap = off = 0
+    gap = off = shared = 0
     if days > limit and champion is not None:
         # Only read the champion's record and the book when the floor is passed (rarely).
         if p.rhythm_factor > 0:
             gap = longest_gap(ctx.state.users.get(champion))
             limit = silence_limit(p.max_inactive_days, p.rhythm_factor, gap)
         today = int(ctx.now // DAY)
-        off = book_days_off(
-            book_baseline(ctx), today - days, today - 1, ctx.rules.book_baseline.quiet_day_below
+        off, shared = book_days_off(
+            book_baseline(ctx),
+            today - days,
+            today - 1,
+            ctx.rules.book_baseline.quiet_day_below,
+            _shared_slump(ctx, today, today - days) if p.peer_slump_days_off else None,
         )
-    if days - off > limit:
+    if days - off - shared > limit:
         rhythm = (
             f", and more than {p.rhythm_factor:g} × their longest gap of {gap} days in the "
             "weeks before"
@@ -184,7 +188,7 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             reason=(
                 f"Champion {champion} has not been active for {days} days, more than the "
                 f"{p.max_inactive_days}-day limit{rhythm}"
-                + (f" ({off} of them days the whole book was off)." if off else ".")
+                + _days_off_text(off, shared)
             ),
             evidence={
                 "champion_user_id": champion,
@@ -192,6 +196,7 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
                 "max_inactive_days": p.max_inactive_days,
                 "usual_longest_gap_days": gap,
                 "book_days_off": off,
+                "peer_slump_days": shared,
                 "silence_limit_days": limit,
             },
         )
@@ -199,6 +204,30 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
         check.resolve = f"Champion {champion} was active {days} days ago."
         check.resolve_evidence = {"champion_user_id": champion, "days_since_champion_active": days}
     return check
+
+
+def _shared_slump(ctx: EvalContext, today: int, last_seen: int) -> tuple[float, int] | None:
+    """(share, last readable day) for book_days_off when the peer guard is on and the account
+    itself dipped since the champion was last seen: its 7-day users ending yesterday under
+    `peer_dip_below` of those ending on `last_seen` (not its rolling usual, which a slump of
+    more than three weeks becomes); else None (book.py, peers)."""
+    rules = ctx.rules.book_baseline
+    if ctx.state.book is None or not rules.enabled or rules.cohort_share <= 0:
+        return None
+    usage = ctx.state.usage
+    before = users_in_window(usage, last_seen, WEEK)
+    if before < max(1, rules.peer_min_users):
+        return None
+    if users_in_window(usage, today - 1, WEEK) >= rules.peer_dip_below * before:
+        return None
+    return rules.cohort_share, today - 2
+
+
+def _days_off_text(off: int, shared: int) -> str:
+    parts = [f"{off} of them days the whole book was off"] if off else []
+    if shared:
+        parts.append(f"{shared} in a slump its peers shared, the account dipping with them")
+    return f" ({'; '.join(parts)})." if parts else "."
 
 
 def check_renewal_approaching(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) -> Check:

@@ -11,12 +11,10 @@ from typing import Any
 from config.rules import CompiledPlaybook
 
 from .eval_context import EvalContext
-from .guards import Baseline, Drop, confirmed_drop
+from .guards import EPS, Baseline, Drop, confirmed_drop
 from .lifecycle import Check, Fire
 from .state import DAY, TaskState
 from .usage import WEEK, users_in_window
-
-EPS = 1e-9
 
 
 def pct(x: float) -> str:
