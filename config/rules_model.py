@@ -275,10 +275,10 @@ class ChampionSilentParams(_Strict):
     # Judged against the champion's own rhythm: also more than this factor x their longest
     # gap between active days in the 8 weeks before (an irregular champion, a past vacation).
     rhythm_factor: float = Field(default=1.5, ge=0, le=10)
-    # While the account itself is in a dip its peers share (book_baseline.cohort_share of the
-    # partition's accounts dipped in the 7 days ending on a day), that day of the silence
-    # does not count, as the book's days off do not: a vertical's season break, not a
-    # champion walking away.
+    # From the start of a slump the account's peers share (book_baseline.cohort_share of the
+    # partition's peer readings dipped in the 7 days ending on a day), the silence's days do
+    # not count while the account is itself down since the champion was last seen: a
+    # vertical's season break, not a champion walking away (triggers.check_champion_silent).
     peer_slump_days_off: bool = True
 
 

@@ -169,18 +169,23 @@ def book_days_off(
     slump: tuple[float, int] | None = None,
 ) -> tuple[int, int]:
     """Days in [first, last] on which the whole book was off (book.quiet_day), and of the
-    others those in a slump the account's peers shared (`slump` = (share, the last day it can
-    be read): the 7 days ending on the day had at least that share of dipped peer readings)."""
+    others those of a slump the account's peers shared: from the first day whose 7 days had
+    at least `slump[0]` of the partition's peer readings dipped (read up to `slump[1]`) on.
+    The peers' readings stop saying "dipped" after three weeks of a long slump (it becomes
+    their usual), so the slump is taken to last while the caller's own dip does."""
     if book is None or last < first:
         return 0, 0
     activity, min_accounts, _ = book
     off = shared = 0
+    began = False
     for day in range(first, last + 1):
+        if slump is not None and not began and day <= slump[1]:
+            share = activity.share_until(day, min_accounts)
+            began = share is not None and share + EPS >= slump[0]
         if activity.quiet_day(day, min_accounts, below):
             off += 1
-        elif slump is not None and day <= slump[1]:
-            share = activity.share_until(day, min_accounts)
-            shared += share is not None and share + EPS >= slump[0]
+        elif began:
+            shared += 1
     return off, shared
 
 

@@ -30,7 +30,7 @@ from .guards import (
 )
 from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
-from .usage import WEEK, users_in_window
+from .usage import CLOSED_DAYS, WEEK, users_in_window
 from .usage_triggers import (
     book_baseline,
     check_expansion_signal,
@@ -163,6 +163,8 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
         return check
     limit = p.max_inactive_days
     gap = off = shared = 0
+    set_aside = False
+    counted_because: str | None = None
     if days > limit and champion is not None:
         # Only read the champion's record and the book when the floor is passed (rarely).
         if p.rhythm_factor > 0:
@@ -174,9 +176,11 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             today - days,
             today - 1,
             ctx.rules.book_baseline.quiet_day_below,
-            _shared_slump(ctx, today, today - days) if p.peer_slump_days_off else None,
+            _shared_slump(ctx, today) if p.peer_slump_days_off else None,
         )
-    if days - off - shared > limit:
+        counted_because = _slump_counts(ctx, today, today - days) if shared else None
+        set_aside = bool(shared) and counted_because is None
+    if days - off - (shared if set_aside else 0) > limit:
         rhythm = (
             f", and more than {p.rhythm_factor:g} × their longest gap of {gap} days in the "
             "weeks before"
@@ -188,7 +192,7 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
             reason=(
                 f"Champion {champion} has not been active for {days} days, more than the "
                 f"{p.max_inactive_days}-day limit{rhythm}"
-                + _days_off_text(off, shared)
+                + _days_off_text(off, 0 if set_aside else shared, counted_because)
             ),
             evidence={
                 "champion_user_id": champion,
@@ -206,27 +210,37 @@ def check_champion_silent(pb: CompiledPlaybook, ctx: EvalContext, task: TaskStat
     return check
 
 
-def _shared_slump(ctx: EvalContext, today: int, last_seen: int) -> tuple[float, int] | None:
-    """(share, last readable day) for book_days_off when the peer guard is on and the account
-    itself dipped since the champion was last seen: its 7-day users ending yesterday under
-    `peer_dip_below` of those ending on `last_seen` (not its rolling usual, which a slump of
-    more than three weeks becomes); else None (book.py, peers)."""
+def _shared_slump(ctx: EvalContext, today: int) -> tuple[float, int] | None:
+    """(share, last readable day) for book_days_off when the peer guard is on (book.py,
+    peers); else None."""
     rules = ctx.rules.book_baseline
     if ctx.state.book is None or not rules.enabled or rules.cohort_share <= 0:
-        return None
-    usage = ctx.state.usage
-    before = users_in_window(usage, last_seen, WEEK)
-    if before < max(1, rules.peer_min_users):
-        return None
-    if users_in_window(usage, today - 1, WEEK) >= rules.peer_dip_below * before:
         return None
     return rules.cohort_share, today - 2
 
 
-def _days_off_text(off: int, shared: int) -> str:
+def _slump_counts(ctx: EvalContext, today: int, last_seen: int) -> str | None:
+    """None when the slump's days are set aside: the account dipped with it since the
+    champion was last seen, its 7-day users ending yesterday under `peer_dip_below` of those
+    ending on `last_seen` (not its rolling usual, which a slump of more than three weeks
+    becomes). Otherwise why they count: the account's users are not in the slump (or are back
+    from it), or the silence is longer than the account's exact history (usage.CLOSED_DAYS)."""
+    if today - last_seen > CLOSED_DAYS:
+        return f"a silence of more than {CLOSED_DAYS} days counts whole"
+    rules = ctx.rules.book_baseline
+    usage = ctx.state.usage
+    before = users_in_window(usage, last_seen, WEEK)
+    if before >= max(1, rules.peer_min_users) and (
+        users_in_window(usage, today - 1, WEEK) < rules.peer_dip_below * before
+    ):
+        return None
+    return "the account's other users are not in it"
+
+
+def _days_off_text(off: int, shared: int, counted_because: str | None) -> str:
     parts = [f"{off} of them days the whole book was off"] if off else []
     if shared:
-        parts.append(f"{shared} in a slump its peers shared, the account dipping with them")
+        parts.append(f"{shared} of them in a slump its peers shared, but {counted_because}")
     return f" ({'; '.join(parts)})." if parts else "."
 
 
