@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from .dedup import SeenIds
-from .engagement import Engagement
+from .engagement_state import Engagement
 from .state import AccountState, TaskState, Ticket
 from .usage import UsageAggregates
 from .users import DictUserStore, UserRecord
@@ -88,7 +88,7 @@ def decode_state(raw: bytes) -> DecodedState:
         from .migrate_v1 import migrate_v1
 
         body = json.loads(zlib.decompress(raw[len(V1_MAGIC) :]))
-        state, users = migrate_v1(body["state"])
+        state, users = migrate_v1(body["state"], state_from_dict)
         return DecodedState(state, users, _held(body.get("held", ())))
     raise ValueError(f"unknown account state encoding (starts with {raw[:3]!r})")
 
@@ -154,7 +154,7 @@ def state_from_dict(d: dict[str, Any]) -> AccountState:
     if version == 1:
         from .migrate_v1 import migrate_v1
 
-        return migrate_v1(d)[0]
+        return migrate_v1(d, state_from_dict)[0]
     if version != VERSION:
         raise ValueError(
             f"account state version {version} is not supported: this build reads "

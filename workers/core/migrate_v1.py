@@ -8,9 +8,9 @@ activity (`ula`, 62 days); and the last ~2,000 event ids in arrival order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .codec import state_from_dict
 from .days import DAY, HOUR
 from .dedup import event_digest
 from .state import AccountState
@@ -18,8 +18,12 @@ from .usage import CLOSED_DAYS, MONTH, WEEK, UsageAggregates
 from .users import MASK_DAYS, DictUserStore, UserRecord
 
 
-def migrate_v1(d: dict[str, Any]) -> tuple[AccountState, dict[str, UserRecord]]:
-    """The migrated state (its in-memory user store filled) and the user records."""
+def migrate_v1(
+    d: dict[str, Any], state_from_dict: Callable[[dict[str, Any]], AccountState]
+) -> tuple[AccountState, dict[str, UserRecord]]:
+    """The migrated state (its in-memory user store filled) and the user records.
+    `state_from_dict` is codec's reader of the version-2 dict this builds (passed in: codec
+    calls this module, not the other way round)."""
     days: dict[int, list[Any]] = {int(k): v for k, v in (d.get("days") or {}).items()}
     users_of = {day: set(bucket[0]) for day, bucket in days.items()}
     last_seen: dict[str, float] = dict(d.get("ula") or {})

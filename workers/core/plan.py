@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .days import DAY
 from .health import HealthPlan
-from .state import DAY
 
 if TYPE_CHECKING:
     from config.rules import CompiledPlaybook, Rules

@@ -16,7 +16,7 @@ from typing import Any
 from .book import BookActivity
 from .days import DAY, HOUR, to_dt, to_ts
 from .dedup import SeenIds
-from .engagement import Engagement
+from .engagement_state import Engagement
 from .usage import UsageAggregates
 from .users import DictUserStore, UserStore
 
@@ -116,17 +116,3 @@ class AccountState:
     @property
     def segment(self) -> str | None:
         return self.facts.get("segment")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Legacy entry point of the version-1 shell codec: the version-2 dict plus the users
-        of an in-memory store. New code uses codec.encode_state (users kept apart)."""
-        from .codec import state_to_dict
-
-        return state_to_dict(self, with_users=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AccountState:
-        """Legacy entry point: a version-1 or version-2 dict (see codec.state_from_dict)."""
-        from .codec import state_from_dict
-
-        return state_from_dict(d)

@@ -6,12 +6,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workers.stream.partition import PartitionState
 
 if TYPE_CHECKING:
-    from workers.stream.app import SignalWorker
+    from config.settings import Settings
+    from workers.stream.cache import AccountCache
+    from workers.stream.ops_metrics import WorkerMetrics
+    from workers.stream.ownership import OwnedPartitions
+    from workers.stream.view_writer import ViewWriter
+
+
+class SnapshotSource(Protocol):
+    """What the snapshot reads of the worker (app.SignalWorker), without importing it."""
+
+    settings: Settings
+    metrics: WorkerMetrics
+    cache: AccountCache
+    parts: OwnedPartitions
+    view_writer: ViewWriter
 
 
 def oldest_held_age(parts: Iterable[PartitionState]) -> float | None:
@@ -40,7 +54,7 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def build_snapshot(worker: SignalWorker, lag: dict[str, int]) -> dict[str, Any]:
+def build_snapshot(worker: SnapshotSource, lag: dict[str, int]) -> dict[str, Any]:
     parts = worker.parts.owned_and_loaded()
     cache = worker.cache
     view = worker.view_writer
