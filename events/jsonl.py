@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from events.decode import DEFAULT_MAX_EVENT_BYTES, DecodeError, decode_event, json_kind
 from events.models import EVENT_TYPES, AnyInbound
 
-__all__ = ["LineError", "ProduceRecord", "parse_jsonl_line", "parse_jsonl_lines"]
+__all__ = ["LineError", "ProduceRecord", "parse_file_line", "parse_jsonl_line", "parse_jsonl_lines"]
 
 _TYPES_WORDS = ", ".join(f"'{name}'" for name in EVENT_TYPES)
 
@@ -48,18 +48,26 @@ def parse_jsonl_lines(
     records: list[ProduceRecord] = []
     errors: list[LineError] = []
     for line_no, line in enumerate(lines, start=1):
-        if line_no == 1:
-            # Editors on Windows start UTF-8 files with a byte order mark.
-            line = line.removeprefix("\ufeff")
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        result = parse_jsonl_line(text, line_no, max_bytes=max_bytes)
+        result = parse_file_line(line, line_no, max_bytes=max_bytes)
         if isinstance(result, ProduceRecord):
             records.append(result)
-        else:
+        elif result is not None:
             errors.append(result)
     return records, errors
+
+
+def parse_file_line(
+    line: str, line_no: int, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> ProduceRecord | LineError | None:
+    """One line of a file as it stands (1-based `line_no`): None for a blank line or a `#`
+    comment, else `parse_jsonl_line` of it."""
+    if line_no == 1:
+        # Editors on Windows start UTF-8 files with a byte order mark.
+        line = line.removeprefix("\ufeff")
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    return parse_jsonl_line(text, line_no, max_bytes=max_bytes)
 
 
 def parse_jsonl_line(

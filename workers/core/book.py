@@ -60,11 +60,12 @@ class BookActivity:
     def note_peer(self, usage: UsageAggregates, day: int, dip_below: float, min_users: int) -> None:
         """Count the account among the day's peers, and among the dipped when its 7-day users
         ending on `day` are under `dip_below` of its usual (accounts of `min_users` or more)."""
-        dipped = in_dip(usage, day, dip_below, min_users)
-        if dipped is None:
+        weeks = [users_in_window(usage, day - WEEK * k, WEEK) for k in PEER_WEEKS]
+        usual = statistics.mean(weeks)
+        if min(weeks) == 0 or usual < min_users:
             return  # a new (or returning) account has no usual yet; a small one says little
         self.peers[day] = self.peers.get(day, 0) + 1
-        if dipped:
+        if users_in_window(usage, day, WEEK) < dip_below * usual:
             self.dipped[day] = self.dipped.get(day, 0) + 1
         self.dirty = True
 
@@ -148,14 +149,3 @@ class BookActivity:
             peers={int(d): int(n) for d, n in data.get("p", ())},
             dipped={int(d): int(n) for d, n in data.get("d", ())},
         )
-
-
-def in_dip(usage: UsageAggregates, day: int, dip_below: float, min_users: int) -> bool | None:
-    """Whether the account's 7-day users ending on `day` are under `dip_below` of its usual
-    (the mean of its 7-day windows 3 and 4 weeks before); None without a usual of `min_users`
-    or more (a new or returning account, a small one)."""
-    weeks = [users_in_window(usage, day - WEEK * k, WEEK) for k in PEER_WEEKS]
-    usual = statistics.mean(weeks)
-    if min(weeks) == 0 or usual < min_users:
-        return None
-    return users_in_window(usage, day, WEEK) < dip_below * usual

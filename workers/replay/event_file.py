@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from events.jsonl import LineError, ProduceRecord, parse_jsonl_line
+from events.jsonl import LineError, ProduceRecord, parse_file_line
 from events.models import AnyInbound
 from workers.stream.holding import TOPIC_RANK
 
@@ -102,7 +102,8 @@ class EventFile:
         ) as view:
             for done, i in enumerate(order, start=1):
                 at = self._offsets[i]
-                result = _parse(view[at : at + self._lengths[i]], 0)
+                # Only the first line can start with a byte order mark (as in the index pass).
+                result = _parse(view[at : at + self._lengths[i]], 1 if at == 0 else 0)
                 if not isinstance(result, ProduceRecord) or result.event is None:
                     raise EventFileChanged(
                         f"{self.path} changed while it was being read (byte {at:,} no longer "
@@ -120,11 +121,4 @@ class EventFile:
 
 def _parse(raw: bytes, line_no: int) -> ProduceRecord | LineError | None:
     """One line as `parse_jsonl_lines` reads it (None: blank or a comment)."""
-    text = raw.decode("utf-8", errors="replace")
-    if line_no <= 1:
-        # Editors on Windows start UTF-8 files with a byte order mark.
-        text = text.removeprefix("\ufeff")
-    text = text.strip()
-    if not text or text.startswith("#"):
-        return None
-    return parse_jsonl_line(text, line_no)
+    return parse_file_line(raw.decode("utf-8", errors="replace"), line_no)
