@@ -89,6 +89,18 @@ class LoadedEvents:
         return self.file.end
 
 
+def load_rules_or_say(path: str | None, command: str, what: str = "rules") -> Rules | None:
+    """The rules file, or None after printing each of its errors on stderr."""
+    from config.rules import RulesError, load_rules
+
+    try:
+        return load_rules(path)
+    except RulesError as exc:
+        for error in exc.errors:
+            print(f"cs-signals {command}: bad {what}: {error}", file=sys.stderr)
+        return None
+
+
 def load_events(
     path: str,
     rules_file: str | None,
@@ -99,14 +111,10 @@ def load_events(
     """Load the rules and index the events file, printing what is wrong on stderr (bad lines
     with their line numbers; they are skipped). None when the rules or the file cannot be
     read."""
-    from config.rules import RulesError, load_rules
     from workers.replay.event_file import EventFile
 
-    try:
-        rules = load_rules(rules_file)
-    except RulesError as exc:
-        for error in exc.errors:
-            print(f"cs-signals {command}: bad rules: {error}", file=sys.stderr)
+    rules = load_rules_or_say(rules_file, command)
+    if rules is None:
         return None
     if progress:
         progress(f"reading {path}…")

@@ -89,9 +89,8 @@ def evaluate_file(
     partitions: int = 8,
     baseline: str | None = None,
 ) -> int:
-    from config.rules import RulesError, load_rules
     from config.rules_model import playbook_kind
-    from workers.cli.backtest import load_events, run_rules
+    from workers.cli.backtest import load_events, load_rules_or_say, run_rules
     from workers.replay.evaluation import (
         Book,
         read_outcomes,
@@ -127,11 +126,8 @@ def evaluate_file(
 
     baseline_rules = None
     if baseline is not None:
-        try:
-            baseline_rules = load_rules(baseline)
-        except (RulesError, OSError) as exc:
-            for error in getattr(exc, "errors", None) or [str(exc)]:
-                print(f"cs-signals evaluate: bad baseline rules: {error}", file=sys.stderr)
+        baseline_rules = load_rules_or_say(baseline, "evaluate", "baseline rules")
+        if baseline_rules is None:
             return 2
     loaded = load_events(path, rules_file, command="evaluate", progress=progress)
     if loaded is None:
