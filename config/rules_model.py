@@ -228,6 +228,13 @@ class UsageDropParams(_Strict):
     decline_min_prev_active_users: int = Field(default=5, ge=0)
     # Gradual, not one step: the week before the last already this much below the start.
     decline_prior_week_below: Ratio = 0.10
+    # The same decline test against the 7 days this many weeks earlier, for churn slower
+    # than a month (0 disables). At most 7: the account keeps 57 days of exact 7-day counts
+    # (workers/core/usage.py), and 7 weeks plus `confirm_days` of windows must fit in them.
+    long_decline_weeks: int = Field(default=7, ge=0, le=7)
+    # ... and still falling: the last 7 days this much below the 7 days 3 weeks earlier (a
+    # seasonal slump falls, then holds; a leaving customer keeps falling). 0 disables.
+    long_decline_still_falling: Ratio = 0.10
     # A step down held this many weeks fires at the decline's z and users; 0 switches it off.
     step_weeks: int = Field(default=2, ge=0)
     # While many accounts of the partition dip together (book_baseline.cohort_share), a drop

@@ -237,7 +237,10 @@ def test_prune_keeps_state_bounded() -> None:
     assert days[-1] - days[0] <= rules.retention.usage_days
     assert usage.newest is not None
     assert min(usage.last_active) >= usage.newest - 29 and len(usage.last_active) <= 30
-    assert min(usage.closed) >= usage.newest - 34 and len(usage.closed) <= 34
+    assert min(usage.closed) >= usage.newest - 57 and len(usage.closed) <= 57
+    # Past 34 days only the 7-day count is kept (its 30-day window leaves the users' masks).
+    assert all(m == 0 for d, (_, m) in usage.closed.items() if d < usage.newest - 34)
+    assert all(m > 0 for d, (_, m) in usage.closed.items() if d >= usage.newest - 34)
     assert len(sim.state.seen.usage) <= 3 * 24  # two days of event time, pruned daily
 
 

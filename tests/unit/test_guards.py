@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from config.rules import RulesError
 from events.models import NpsEvent
 from workers.core.book import BookActivity
 from workers.core.guards import longest_gap, significant, silence_limit
@@ -82,6 +83,50 @@ def test_a_slow_decline_fires_against_four_weeks_earlier() -> None:
     assert task.evidence["baseline_weeks_before"] == 4
     assert task.evidence["baseline_active_users"] == 60
     assert "over 4 weeks (60 → 40)" in task.reason
+
+
+def _weekly(sim: Sim, users_per_week: list[int]) -> None:
+    for week, users in enumerate(users_per_week):
+        sim.daily_usage(7 * week, 7, users)
+
+
+@pytest.mark.parametrize("long_weeks", [7, 0])
+def test_a_decline_slower_than_a_month_fires_against_seven_weeks_earlier(long_weeks: int) -> None:
+    sim = Sim(rules_with(playbooks={"usage_drop": {"params": {"long_decline_weeks": long_weeks}}}))
+    sim.account(at(0), segment="mid_market", licensed_seats=200)
+    # 2 users a week: never 30% over 4 weeks (36 -> 28 at most), 35% over 7 (40 -> 26).
+    _weekly(sim, [40, 38, 36, 34, 32, 30, 28, 26, 24])
+    sim.advance(at(63, 1))
+    tasks = sim.of("usage_drop")
+    if not long_weeks:
+        assert tasks == []
+        return
+    [task] = tasks
+    assert task.evidence["baseline_weeks_before"] == 7
+    assert task.evidence["baseline_active_users"] == 40
+    assert "over 7 weeks (40 → " in task.reason
+    # The windows ending on days 49-51 hold the 28 users of week 6 and 26 of week 7, 30%
+    # under the first days' 40: confirmed on day 52.
+    assert task.created_at == at(52)
+
+
+@pytest.mark.parametrize(("still_falling", "fires"), [(0.10, False), (0.0, True)])
+def test_a_slump_that_fell_and_holds_its_level_is_no_long_decline(
+    still_falling: float, fires: bool
+) -> None:
+    params = {"long_decline_still_falling": still_falling}
+    sim = Sim(rules_with(playbooks={"usage_drop": {"params": params}}))
+    sim.account(at(0), segment="mid_market", licensed_seats=200)
+    # 30% over 7 weeks, but level for the last four (a season, not a customer leaving).
+    _weekly(sim, [40, 37, 34, 31, 29, 28, 28, 28, 28, 28])
+    sim.advance(at(70, 1))
+    tasks = sim.of("usage_drop")
+    assert [t.evidence["baseline_weeks_before"] for t in tasks] == ([7] if fires else [])
+
+
+def test_long_decline_weeks_cannot_read_past_the_kept_history() -> None:
+    with pytest.raises(RulesError, match="long_decline_weeks"):
+        rules_with(playbooks={"usage_drop": {"params": {"long_decline_weeks": 8}}})
 
 
 def test_a_step_down_counts_only_once_it_held_two_weeks() -> None:

@@ -13,7 +13,7 @@ from workers.core.fold import fold_usage
 from workers.core.metrics import compute_metrics
 from workers.core.state import DAY, AccountState, to_dt
 from workers.core.testing import default_rules
-from workers.core.usage import MONTH, WEEK, users_in_window
+from workers.core.usage import MONTH, WEEK, WEEK_CLOSED_DAYS, users_in_window
 
 RULES = default_rules()
 BASE_DAY = 20_500  # an epoch day in 2026
@@ -49,6 +49,12 @@ def _check(state: AccountState, active: set[tuple[int, int]], evaluation_day: in
         _naive(active, yesterday, MONTH),
     )
     assert got == want, f"evaluated on day {evaluation_day - BASE_DAY}: {got} != {want}"
+    # The 7-day windows of the last 57 days (what usage_drop's 7-week decline reads) too.
+    assert usage.newest is not None
+    for end in range(usage.newest - WEEK_CLOSED_DAYS, yesterday + 1):
+        assert users_in_window(usage, end, WEEK) == _naive(active, end, WEEK), (
+            f"7 days ending on day {end - BASE_DAY}, newest {usage.newest - BASE_DAY}"
+        )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,8 @@ account already keeps (daily 7-day distinct-user snapshots, the champion's activ
   significance test on the users lost);
 - does it last, or is it one odd week (a holiday, a team off-site)? (the drop must hold in
   the windows ending on several consecutive days);
-- is a slow decline a decline? (the same percentage against a month earlier, with no week in
-  between above where it started);
+- is a slow decline a decline? (the same percentage against a month, or seven weeks, earlier,
+  with no week in between above where it started);
 - is the champion's silence unusual for this champion? (against their own longest gap, not
   counting the days the whole book was off);
 - does the whole book share the drop? (book.py: then it is no one account's alarm).
@@ -23,6 +23,7 @@ from .usage import WEEK, UsageAggregates, users_in_window
 from .users import MASK_DAYS, UserRecord
 
 EPS = 1e-9  # float slack for thresholds met exactly
+RECENT_WEEKS = 3  # a long decline's "still falling": against the 7 days this many weeks back
 
 # The partition's book, its `min_accounts` and `off_week_below` (rules.book_baseline), or None:
 # the account alone.
@@ -53,6 +54,7 @@ def _drop_at(
     z: float,
     book: Baseline | None,
     prior_below: float = 0.0,
+    recent_below: float = 0.0,
 ) -> tuple[int, int] | None:
     after = users_in_window(usage, end, WEEK)
     before = users_in_window(usage, end - WEEK * weeks, WEEK)
@@ -85,6 +87,12 @@ def _drop_at(
         and users_in_window(usage, end - WEEK, WEEK) > before * (1 - prior_below) + EPS
     ):
         return None
+    # Still falling: a seasonal slump falls and then holds its level; a leaving customer keeps
+    # losing users.
+    if recent_below > 0:
+        recent = users_in_window(usage, end - WEEK * RECENT_WEEKS, WEEK)
+        if after > recent * (1 - recent_below) + EPS:
+            return None
     return before, after
 
 
@@ -101,23 +109,39 @@ def confirmed_drop(
     decline_min_before: int | None = None,
     decline_prior_below: float = 0.0,
     step_weeks: int = 0,
+    long_decline_weeks: int = 0,
+    long_decline_recent_below: float = 0.0,
     book: Baseline | None = None,
 ) -> Drop | None:
     """The week-over-week drop (else the step held `step_weeks`, else the decline over
-    `decline_weeks`) that holds in the 7-day windows ending on each of the last `confirm_days`
-    days, or None. A held step and a decline are tested at `decline_z` (default `z`) from
-    `decline_min_before` users: weeks at the lower level are evidence of their own."""
+    `decline_weeks`, else over `long_decline_weeks`, still `long_decline_recent_below` under
+    the 7 days RECENT_WEEKS earlier) that holds in the 7-day windows ending on each of the
+    last `confirm_days` days, or None. A held step and a decline are tested at `decline_z`
+    (default `z`) from `decline_min_before` users: weeks at the lower level are evidence of
+    their own."""
     slow_z = z if decline_z is None else decline_z
     slow_min = min_before if decline_min_before is None else decline_min_before
     # (weeks, z, users before, how far below the start the week before the last must be,
-    # a held step)
-    spans = [(1, z, min_before, 0.0, False)]
+    # how far below RECENT_WEEKS earlier the last week must be, a held step)
+    spans = [(1, z, min_before, 0.0, 0.0, False)]
     if step_weeks > 1:
         # A step down that held: every week since as far below the start as the last.
-        spans.append((step_weeks, slow_z, slow_min, drop_at_least, True))
+        spans.append((step_weeks, slow_z, slow_min, drop_at_least, 0.0, True))
     if decline_weeks > 1:
-        spans.append((decline_weeks, slow_z, slow_min, decline_prior_below, False))
-    for weeks, span_z, span_min, prior_below, step in spans:
+        spans.append((decline_weeks, slow_z, slow_min, decline_prior_below, 0.0, False))
+    if long_decline_weeks > max(decline_weeks, 1):
+        # The slowest churn loses a user every week or two: 30% takes longer than a month.
+        spans.append(
+            (
+                long_decline_weeks,
+                slow_z,
+                slow_min,
+                decline_prior_below,
+                long_decline_recent_below,
+                False,
+            )
+        )
+    for weeks, span_z, span_min, prior_below, recent_below, step in spans:
         first = None
         for k in range(confirm_days):
             found = _drop_at(
@@ -129,6 +153,7 @@ def confirmed_drop(
                 span_z,
                 book,
                 prior_below,
+                recent_below,
             )
             if found is None:
                 break

@@ -57,6 +57,7 @@ def unguarded_rules() -> Rules:
                     "significance_z": 0,
                     "confirm_days": 1,
                     "decline_weeks": 0,
+                    "long_decline_weeks": 0,
                 }
             },
             "expansion_signal": {"params": {"min_seats": 0, "confirm_weeks": 1}},

@@ -5,12 +5,15 @@ What the account value keeps (small, bounded whatever the number of users):
 - `last_active`: a histogram, day -> users whose last active day it is, for days >= N-29.
   While no activity is known after a day e >= N, the users active in [e-L+1, e] are exactly
   those whose last active day is >= e-L+1: a sum over the histogram.
-- `closed`: per closed day e (N-34 <= e < N), the distinct users active in the 7 and in the 30
+- `closed`: per closed day e (N-57 <= e < N), the distinct users active in the 7 and in the 30
   days ending on e, snapshotted from the histogram when the newest day moves past e (it cannot
   be derived later: a user active again after e moves out of the histogram's day). A late
   event on a day <= e corrects the snapshots exactly with the user's own activity mask (a user
   already active in a window is not counted again). Only non-zero snapshots are stored: a
-  closed day within the kept range without one had no active user in either window.
+  closed day within the kept range without one had no active user in either window. The
+  30-day count is kept for N-34 <= e only (0 before: its window reaches past the mask, so a late
+  event could not correct it); the 7-day count for 57 days, so a decline can be read against
+  7 weeks earlier (usage_drop's long_decline_weeks).
 - `volume`: usage quantity per day; `features`: per feature, its last day used and a 64-day
   mask of the days it was used.
 
@@ -31,6 +34,9 @@ MONTH = 30  # the longest distinct-user window
 # Closed days whose window counts are kept. A late event corrects the 30-day count of a closed
 # day e through the user's mask, which reaches 64 days back: e-29 must stay within it.
 CLOSED_DAYS = MASK_DAYS - MONTH
+# Closed days whose 7-day count is kept: the same correction of a 7-day window ending on e
+# needs e-6 within the mask.
+WEEK_CLOSED_DAYS = MASK_DAYS - WEEK
 MAX_FEATURES = 1000  # distinct features remembered per account (least recently used dropped)
 
 
@@ -95,9 +101,7 @@ def note_user_day(
         hist = usage.last_active
         for old in [d for d in hist if d < floor]:
             del hist[old]
-        closed = usage.closed
-        for old in [d for d in closed if d < newest - CLOSED_DAYS]:
-            del closed[old]
+        _age_closed(usage.closed, newest)
     if record is None or day > last_day(record):
         # The user's last active day moves to `day`. Days below the floor are not counted
         # (pruned): a user moving from one of them is only added.
@@ -123,7 +127,7 @@ def _close_days(usage: UsageAggregates, newest: int, new_newest: int) -> None:
     known after `newest`, so a window's users are those last active within it."""
     hist = sorted(usage.last_active.items())
     closed = usage.closed
-    for end in range(max(newest, new_newest - CLOSED_DAYS), new_newest):
+    for end in range(max(newest, new_newest - WEEK_CLOSED_DAYS), new_newest):
         if end - (MONTH - 1) > newest:
             break  # every later window is empty too
         week = month = 0
@@ -132,8 +136,22 @@ def _close_days(usage: UsageAggregates, newest: int, new_newest: int) -> None:
                 month += n
                 if d >= end - (WEEK - 1):
                     week += n
-        if month:
+        if end < new_newest - CLOSED_DAYS:
+            month = 0  # past the 30-day count's horizon already (_age_closed)
+        if week or month:
             closed[end] = [week, month]
+
+
+def _age_closed(closed: dict[int, list[int]], newest: int) -> None:
+    """Forget the snapshots that can no longer be corrected exactly: the 30-day count of a day
+    older than CLOSED_DAYS, then the day itself after WEEK_CLOSED_DAYS. (The stored shape stays
+    [week, month], so a reader of the previous layout reads them as it read absent days.)"""
+    for day in [d for d in closed if d < newest - CLOSED_DAYS]:
+        counts = closed[day]
+        if day < newest - WEEK_CLOSED_DAYS or not counts[0]:
+            del closed[day]
+        elif counts[1]:
+            counts[1] = 0
 
 
 def _correct_closed(usage: UsageAggregates, record: UserRecord | None, day: int) -> None:
@@ -142,9 +160,10 @@ def _correct_closed(usage: UsageAggregates, record: UserRecord | None, day: int)
     newest = usage.newest
     assert newest is not None
     closed = usage.closed
-    for end in range(max(day, newest - CLOSED_DAYS), min(day + MONTH - 1, newest - 1) + 1):
+    month_from = newest - CLOSED_DAYS
+    for end in range(max(day, newest - WEEK_CLOSED_DAYS), min(day + MONTH - 1, newest - 1) + 1):
         add_week = end - (WEEK - 1) <= day and not active_between(record, end - (WEEK - 1), end)
-        add_month = not active_between(record, end - (MONTH - 1), end)
+        add_month = end >= month_from and not active_between(record, end - (MONTH - 1), end)
         if add_week or add_month:
             counts = closed.get(end)
             if counts is None:

@@ -43,6 +43,7 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
     if a7 is not None and (
         (change is not None and p7 >= p.min_prev_active_users and change <= -p.drop_at_least + EPS)
         or p.decline_weeks > 1
+        or p.long_decline_weeks > 1
     ):
         # Windows of completed days only: the verdict holds as long as the day's usage
         # metrics (usage_cache, dropped by a late event) and the peers' reading do.
@@ -72,6 +73,8 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 step_weeks=p.step_weeks,
                 confirm_days=p.confirm_days,
                 decline_weeks=p.decline_weeks,
+                long_decline_weeks=p.long_decline_weeks,
+                long_decline_recent_below=p.long_decline_still_falling,
                 book=book_baseline(ctx),
             )
             state.guard_cache = (state.usage_cache, p, threshold, drop)
