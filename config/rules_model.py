@@ -265,6 +265,10 @@ class ExpansionParams(_Strict):
     # 3 and 4 weeks before, and by at least `small_growth_min_users` people.
     small_growth_at_least: float = Field(default=0.20, ge=0)
     small_growth_min_users: int = Field(default=2, ge=0)
+    # ... or the same growth on the higher of the weeks this many and one more weeks before
+    # (slow growth, a person every few weeks; 0 disables). At most 7: the account keeps 57
+    # days of exact 7-day counts (workers/core/usage.py).
+    small_slow_growth_weeks: int = Field(default=7, ge=0, le=7)
     # The seat ratio must also have been reached in the 7 days before (not one busy week).
     confirm_weeks: int = Field(default=2, ge=1, le=4)
     min_health: float = Field(default=70, ge=20, le=100)

@@ -250,6 +250,24 @@ def test_expansion_needs_two_weeks_at_the_ratio() -> None:
     assert sim.actions("expansion_signal") == ["opened"]
 
 
+@pytest.mark.parametrize("slow_weeks", [7, 0])
+def test_a_small_account_growing_a_person_every_few_weeks_is_expansion(slow_weeks: int) -> None:
+    params = {"small_slow_growth_weeks": slow_weeks}
+    sim = Sim(rules_with(playbooks={"expansion_signal": {"params": params}}))
+    sim.account(at(0), segment="smb", licensed_seats=15, csm_id="csm-1", champion_user_id="user-0")
+    # Never 20% up on the weeks 3-4 before while 90% of the seats are in use two weeks running.
+    for week, users in enumerate([10, 10, 10, 11, 11, 11, 12, 13, 14, 14, 14]):
+        sim.daily_usage(7 * week, 7, users, features=CORE)
+    sim.advance(at(77, 1))
+    tasks = sim.of("expansion_signal")
+    if not slow_weeks:
+        assert tasks == []
+        return
+    [task] = tasks
+    assert "grew from 10 to 14 in 7-8 weeks" in task.reason
+    assert task.created_at <= at(64)
+
+
 # --- status: churned ------------------------------------------------------------------------
 
 

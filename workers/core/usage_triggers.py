@@ -210,13 +210,21 @@ def _small_account_demand(ctx: EvalContext, seats: int, active: int, p: Any) -> 
     observed = ctx.metrics["observed_days"]
     if observed is None or observed < 5 * WEEK:
         return None  # the weeks to compare with are not all observed yet
-    before = _usual_users(ctx, book_baseline(ctx), (3, 4))
-    if (
-        before
-        and active - before + EPS >= p.small_growth_min_users
-        and active + EPS >= before * (1 + p.small_growth_at_least)
-    ):
-        return f"active users grew from {before:.0f} to {active} in 3-4 weeks"
+    spans = [(3, 4)]
+    slow = p.small_slow_growth_weeks
+    if slow > 4 and observed >= (slow + 2) * WEEK:
+        # A small account growing by a person every few weeks never gains 20% within a
+        # month, and its seat ratio holds only once it has grown.
+        spans.append((slow, slow + 1))
+    baseline = book_baseline(ctx)
+    for weeks in spans:
+        before = _usual_users(ctx, baseline, weeks)
+        if (
+            before
+            and active - before + EPS >= p.small_growth_min_users
+            and active + EPS >= before * (1 + p.small_growth_at_least)
+        ):
+            return f"active users grew from {before:.0f} to {active} in {weeks[0]}-{weeks[1]} weeks"
     return None
 
 
