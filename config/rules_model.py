@@ -235,6 +235,12 @@ class UsageDropParams(_Strict):
     # ... and still falling: the last 7 days this much below the 7 days 3 weeks earlier (a
     # seasonal slump falls, then holds; a leaving customer keeps falling). 0 disables.
     long_decline_still_falling: Ratio = 0.10
+    # An account too small for the z test (a few users losing one every few weeks): the same
+    # 30% over `long_decline_weeks`, from this many users, when the weekly counts from the
+    # start to now fall steadily: Mann-Kendall trend score at or below -trend_significance_z
+    # (0 disables).
+    trend_significance_z: float = Field(default=2.5, ge=0, le=10)
+    trend_min_prev_active_users: int = Field(default=3, ge=1)
     # A step down held this many weeks fires at the decline's z and users; 0 switches it off.
     step_weeks: int = Field(default=2, ge=0)
     # While many accounts of the partition dip together (book_baseline.cohort_share), a drop

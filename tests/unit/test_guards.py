@@ -8,7 +8,7 @@ import pytest
 from config.rules import RulesError
 from events.models import NpsEvent
 from workers.core.book import BookActivity
-from workers.core.guards import longest_gap, significant, silence_limit
+from workers.core.guards import longest_gap, significant, silence_limit, trend_score
 from workers.core.testing import T0, Sim, at, rules_with
 from workers.core.users import UserRecord
 
@@ -122,6 +122,39 @@ def test_a_slump_that_fell_and_holds_its_level_is_no_long_decline(
     sim.advance(at(70, 1))
     tasks = sim.of("usage_drop")
     assert [t.evidence["baseline_weeks_before"] for t in tasks] == ([7] if fires else [])
+
+
+def test_trend_score_is_mann_kendall() -> None:
+    assert trend_score([7, 6, 5, 4, 3, 2, 1, 0]) == pytest.approx(-3.34, abs=0.01)
+    assert trend_score([4, 4, 3, 3, 3, 2, 2, 2]) == pytest.approx(-2.65, abs=0.01)
+    assert trend_score([5] * 8) == 0.0
+    assert trend_score([5, 6, 5, 6, 5, 6, 5, 4]) > -1  # a small account's wobble
+    assert trend_score([0, 1, 2, 3, 4, 5, 6, 7]) == pytest.approx(3.34, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("weekly", "trend_z", "fires"),
+    [
+        ([4, 4, 4, 3, 3, 3, 2, 2, 2], 2.5, True),  # a 4-user account losing one every 3 weeks
+        ([4, 4, 4, 3, 3, 3, 2, 2, 2], 0.0, False),  # switched off: too small for any z test
+        ([4, 3, 4, 4, 3, 4, 4, 3, 2], 2.5, False),  # a wobble and one bad week
+        ([6, 6, 6, 5, 4, 4, 4, 4, 4], 2.5, False),  # fell, then held its level
+    ],
+)
+def test_a_tiny_account_falling_week_after_week(
+    weekly: list[int], trend_z: float, fires: bool
+) -> None:
+    params = {"trend_significance_z": trend_z}
+    sim = Sim(rules_with(playbooks={"usage_drop": {"params": params}}))
+    sim.account(at(0), segment="smb", licensed_seats=5, csm_id="csm-1")
+    _weekly(sim, weekly)
+    sim.advance(at(63, 1))
+    tasks = sim.of("usage_drop")
+    assert len(tasks) == (1 if fires else 0)
+    if fires:
+        assert "steadily week after week" in tasks[0].reason
+        assert "too few users for a z test" in tasks[0].reason
+        assert tasks[0].evidence["trend_significance_z"] == 2.5
 
 
 def test_long_decline_weeks_cannot_read_past_the_kept_history() -> None:

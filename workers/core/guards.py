@@ -37,6 +37,7 @@ class Drop:
     weeks: int  # 1: week over week; more: a held step or a decline over that many weeks
     confirmed_days: int  # consecutive days (windows ending on them) it held
     step: bool = False  # found by the held-step rule (step_weeks), not the decline
+    trend: bool = False  # found by the steady-fall test (trend_z), not the z test
 
 
 def significant(before: float, after: float, z: float) -> bool:
@@ -45,20 +46,49 @@ def significant(before: float, after: float, z: float) -> bool:
     return before - after + EPS >= z * math.sqrt(before + after)
 
 
+@dataclass(frozen=True)
+class Span:
+    """One way a drop can count: against the 7 days `weeks` weeks before the last 7."""
+
+    weeks: int
+    z: float  # significance of the users lost (sqrt(before + after) test)
+    min_before: int  # users in the earlier 7 days
+    prior_below: float = 0.0  # the week before the last already this far below the start
+    recent_below: float = 0.0  # the last week this far below RECENT_WEEKS earlier
+    step: bool = False  # a held step (reported as such)
+    # A steady fall instead of the z test and the in-between weeks: the Mann-Kendall score of
+    # the weekly counts from the start to now at or below -trend_z.
+    trend_z: float = 0.0
+
+
+def trend_score(counts: list[int]) -> float:
+    """The Mann-Kendall trend test's z score of a series (ties accounted for, continuity
+    corrected): about -2 or lower when it falls more steadily than chance would make it."""
+    n = len(counts)
+    s = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            s += (counts[j] > counts[i]) - (counts[j] < counts[i])
+    ties: dict[int, int] = {}
+    for c in counts:
+        ties[c] = ties.get(c, 0) + 1
+    var = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties.values())) / 18
+    if var <= 0 or s == 0:
+        return 0.0
+    return (s - 1 if s > 0 else s + 1) / math.sqrt(var)
+
+
 def _drop_at(
     usage: UsageAggregates,
     end: int,
-    weeks: int,
+    span: Span,
     drop_at_least: float,
-    min_before: int,
-    z: float,
     book: Baseline | None,
-    prior_below: float = 0.0,
-    recent_below: float = 0.0,
 ) -> tuple[int, int] | None:
+    weeks = span.weeks
     after = users_in_window(usage, end, WEEK)
     before = users_in_window(usage, end - WEEK * weeks, WEEK)
-    if before < min_before or before == 0:
+    if before < span.min_before or before == 0:
         return None
     judged = float(after)
     if book is not None:
@@ -72,7 +102,17 @@ def _drop_at(
             judged = after / change
     if judged > before * (1 - drop_at_least) + EPS:
         return None
-    if not significant(before, judged, z):
+    # Still falling: a seasonal slump falls and then holds its level; a leaving customer keeps
+    # losing users.
+    if span.recent_below > 0:
+        recent = users_in_window(usage, end - WEEK * RECENT_WEEKS, WEEK)
+        if after > recent * (1 - span.recent_below) + EPS:
+            return None
+    if span.trend_z > 0:
+        # Too few users for the z test: a fall week after week is the evidence instead.
+        counts = [users_in_window(usage, end - WEEK * k, WEEK) for k in range(weeks, -1, -1)]
+        return (before, after) if trend_score(counts) <= -span.trend_z + EPS else None
+    if not significant(before, judged, span.z):
         return None
     for k in range(1, weeks):
         # A decline, not a spike and a fall: no week in between above where it started.
@@ -83,16 +123,10 @@ def _drop_at(
     # last was already below where it started.
     if (
         weeks > 1
-        and prior_below > 0
-        and users_in_window(usage, end - WEEK, WEEK) > before * (1 - prior_below) + EPS
+        and span.prior_below > 0
+        and users_in_window(usage, end - WEEK, WEEK) > before * (1 - span.prior_below) + EPS
     ):
         return None
-    # Still falling: a seasonal slump falls and then holds its level; a leaving customer keeps
-    # losing users.
-    if recent_below > 0:
-        recent = users_in_window(usage, end - WEEK * RECENT_WEEKS, WEEK)
-        if after > recent * (1 - recent_below) + EPS:
-            return None
     return before, after
 
 
@@ -111,57 +145,58 @@ def confirmed_drop(
     step_weeks: int = 0,
     long_decline_weeks: int = 0,
     long_decline_recent_below: float = 0.0,
+    trend_z: float = 0.0,
+    trend_min_before: int = 0,
     book: Baseline | None = None,
 ) -> Drop | None:
     """The week-over-week drop (else the step held `step_weeks`, else the decline over
     `decline_weeks`, else over `long_decline_weeks`, still `long_decline_recent_below` under
-    the 7 days RECENT_WEEKS earlier) that holds in the 7-day windows ending on each of the
+    the 7 days RECENT_WEEKS earlier, else the steady fall over `long_decline_weeks` with a
+    trend score at or below -`trend_z`) that holds in the 7-day windows ending on each of the
     last `confirm_days` days, or None. A held step and a decline are tested at `decline_z`
     (default `z`) from `decline_min_before` users: weeks at the lower level are evidence of
     their own."""
     slow_z = z if decline_z is None else decline_z
     slow_min = min_before if decline_min_before is None else decline_min_before
-    # (weeks, z, users before, how far below the start the week before the last must be,
-    # how far below RECENT_WEEKS earlier the last week must be, a held step)
-    spans = [(1, z, min_before, 0.0, 0.0, False)]
+    spans = [Span(1, z, min_before)]
     if step_weeks > 1:
         # A step down that held: every week since as far below the start as the last.
-        spans.append((step_weeks, slow_z, slow_min, drop_at_least, 0.0, True))
+        spans.append(Span(step_weeks, slow_z, slow_min, prior_below=drop_at_least, step=True))
     if decline_weeks > 1:
-        spans.append((decline_weeks, slow_z, slow_min, decline_prior_below, 0.0, False))
+        spans.append(Span(decline_weeks, slow_z, slow_min, prior_below=decline_prior_below))
     if long_decline_weeks > max(decline_weeks, 1):
         # The slowest churn loses a user every week or two: 30% takes longer than a month.
         spans.append(
-            (
+            Span(
                 long_decline_weeks,
                 slow_z,
                 slow_min,
-                decline_prior_below,
-                long_decline_recent_below,
-                False,
+                prior_below=decline_prior_below,
+                recent_below=long_decline_recent_below,
             )
         )
-    for weeks, span_z, span_min, prior_below, recent_below, step in spans:
+        if trend_z > 0:
+            # An account of a few users losing one every few weeks.
+            spans.append(
+                Span(
+                    long_decline_weeks,
+                    0.0,
+                    trend_min_before,
+                    recent_below=long_decline_recent_below,
+                    trend_z=trend_z,
+                )
+            )
+    for span in spans:
         first = None
         for k in range(confirm_days):
-            found = _drop_at(
-                usage,
-                yesterday - k,
-                weeks,
-                drop_at_least,
-                span_min,
-                span_z,
-                book,
-                prior_below,
-                recent_below,
-            )
+            found = _drop_at(usage, yesterday - k, span, drop_at_least, book)
             if found is None:
                 break
             if first is None:
                 first = found
         else:
             assert first is not None
-            return Drop(first[0], first[1], weeks, confirm_days, step)
+            return Drop(first[0], first[1], span.weeks, confirm_days, span.step, span.trend_z > 0)
     return None
 
 

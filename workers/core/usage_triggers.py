@@ -75,6 +75,8 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 decline_weeks=p.decline_weeks,
                 long_decline_weeks=p.long_decline_weeks,
                 long_decline_recent_below=p.long_decline_still_falling,
+                trend_z=p.trend_significance_z,
+                trend_min_before=p.trend_min_prev_active_users,
                 book=book_baseline(ctx),
             )
             state.guard_cache = (state.usage_cache, p, threshold, drop)
@@ -120,8 +122,16 @@ def _usage_drop_fire(
         f"slump needs {pct(threshold)})"
     )
     held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
+    z = p.significance_z if drop.weeks == 1 else p.decline_significance_z
+    evidence_of = "too few users for a z test" if drop.trend else f"significant (z ≥ {z:g})"
     if drop.weeks == 1:
         what = f"Active users fell {pct(fell)} week over week ({drop.before} → {drop.after})"
+    elif drop.trend:
+        what = (
+            f"Active users fell {pct(fell)} over {drop.weeks} weeks ({drop.before} → "
+            f"{drop.after}), steadily week after week (trend score at most "
+            f"-{p.trend_significance_z:g})"
+        )
     elif drop.step:
         what = (
             f"Active users fell {pct(fell)} in a step that held {drop.weeks} weeks "
@@ -134,11 +144,8 @@ def _usage_drop_fire(
         )
     return Fire(
         priority=pb.rule.priority,
-        reason=(
-            f"{what}, at or above the {pct(threshold)} drop threshold{cohort}; significant "
-            f"(z ≥ {p.significance_z if drop.weeks == 1 else p.decline_significance_z:g}) "
-            f"and {held}."
-        ),
+        reason=f"{what}, at or above the {pct(threshold)} drop threshold{cohort}; {evidence_of} "
+        f"and {held}.",
         evidence={
             "active_users_7d": drop.after,
             "active_users_prev_7d": drop.before if drop.weeks == 1 else None,
@@ -149,6 +156,8 @@ def _usage_drop_fire(
             "min_prev_active_users": p.min_prev_active_users,
             "significance_z": p.significance_z,
             "confirmed_days": drop.confirmed_days,
+            # Only when the steady-fall test found it (trend_significance_z).
+            **({"trend_significance_z": p.trend_significance_z} if drop.trend else {}),
             # Only under a shared slump (book.py, peers): the share that raised the threshold.
             **({} if shared is None else {"peer_dip_share": round(shared, 4)}),
         },
