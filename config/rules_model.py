@@ -238,7 +238,7 @@ class UsageDropParams(_Strict):
     # An account too small for the z test (a few users losing one every few weeks): the same
     # 30% over `long_decline_weeks`, from this many users, when the weekly counts from the
     # start to now fall steadily: Mann-Kendall trend score at or below -trend_significance_z
-    # (0 disables).
+    # (0 disables; it reads `long_decline_weeks`' horizon, so it is off with that too).
     trend_significance_z: float = Field(default=2.5, ge=0, le=10)
     trend_min_prev_active_users: int = Field(default=3, ge=1)
     # A step down held this many weeks fires at the decline's z and users; 0 switches it off.

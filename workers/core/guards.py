@@ -7,7 +7,8 @@ account already keeps (daily 7-day distinct-user snapshots, the champion's activ
 - does it last, or is it one odd week (a holiday, a team off-site)? (the drop must hold in
   the windows ending on several consecutive days);
 - is a slow decline a decline? (the same percentage against a month, or seven weeks, earlier,
-  with no week in between above where it started);
+  with no week in between above where it started; on an account too small for the z test,
+  weekly counts that fall steadily: a Mann-Kendall trend score);
 - is the champion's silence unusual for this champion? (against their own longest gap, not
   counting the days the whole book was off);
 - does the whole book share the drop? (book.py: then it is no one account's alarm).
