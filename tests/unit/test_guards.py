@@ -543,19 +543,19 @@ def test_a_champion_still_away_when_the_others_are_back_is_silent() -> None:
 
 def test_a_slump_sets_aside_a_silence_only_within_the_accounts_exact_history() -> None:
     sim = new(champion_user_id="champ")
-    book = _book(sim, 0, 84)
-    _peers(book, 0, 84, 0.10)
+    book = _book(sim, 0, 104)
+    _peers(book, 0, 104, 0.10)
     _peers(book, 38, 13, 0.20)  # the peers' slump: read at 15% or more from day 38
     for day in range(35):
         _champion_days(sim, [day])
         sim.daily_usage(day, 1, 20)
-    sim.daily_usage(35, 45, 12)  # the account dips from day 35 on, and stays down
-    # Set aside from day 38 on while the account stays down; past the 34 days of exact
-    # history the week before the silence cannot be read, and the silence counts whole.
+    sim.daily_usage(35, 65, 12)  # the account dips from day 35 on, and stays down
+    # Set aside from day 38 on while the account stays down; past the 57 days of exact 7-day
+    # counts the week before the silence cannot be read, and the silence counts whole.
     [task] = sim.of("champion_silent")
-    assert task.created_at.date() == at(34 + 35).date()
-    assert task.evidence["peer_slump_days"] > 20
-    assert "a silence of more than 34 days counts whole" in task.reason
+    assert task.created_at.date() == at(34 + 58).date()
+    assert task.evidence["peer_slump_days"] > 40
+    assert "a silence of more than 57 days counts whole" in task.reason
     # Switched off, the same silence fires 18 days after the champion's last day.
     off = Sim(rules_with(playbooks={"champion_silent": {"params": {"peer_slump_days_off": False}}}))
     off.account(at(0), segment="mid_market", licensed_seats=200, champion_user_id="champ")

@@ -30,7 +30,7 @@ from .guards import (
 )
 from .lifecycle import Check, Fire
 from .state import DAY, AccountState, TaskState, to_dt
-from .usage import CLOSED_DAYS, WEEK, users_in_window
+from .usage import WEEK, WEEK_CLOSED_DAYS, users_in_window
 from .usage_triggers import (
     book_baseline,
     check_expansion_signal,
@@ -224,9 +224,9 @@ def _slump_counts(ctx: EvalContext, today: int, last_seen: int) -> str | None:
     champion was last seen, its 7-day users ending yesterday under `peer_dip_below` of those
     ending on `last_seen` (not its rolling usual, which a slump of more than three weeks
     becomes). Otherwise why they count: the account's users are not in the slump (or are back
-    from it), or the silence is longer than the account's exact history (usage.CLOSED_DAYS)."""
-    if today - last_seen > CLOSED_DAYS:
-        return f"a silence of more than {CLOSED_DAYS} days counts whole"
+    from it), or the silence is longer than the account's exact history (usage.WEEK_CLOSED_DAYS)."""
+    if today - last_seen > WEEK_CLOSED_DAYS:
+        return f"a silence of more than {WEEK_CLOSED_DAYS} days counts whole"
     rules = ctx.rules.book_baseline
     usage = ctx.state.usage
     before = users_in_window(usage, last_seen, WEEK)
