@@ -85,9 +85,11 @@ def test_a_slow_decline_fires_against_four_weeks_earlier() -> None:
     assert "over 4 weeks (60 → 40)" in task.reason
 
 
-def _weekly(sim: Sim, users_per_week: list[int]) -> None:
+def _weekly(
+    sim: Sim, users_per_week: list[int], features: tuple[str, ...] = ("dashboards",)
+) -> None:
     for week, users in enumerate(users_per_week):
-        sim.daily_usage(7 * week, 7, users)
+        sim.daily_usage(7 * week, 7, users, features=features)
 
 
 @pytest.mark.parametrize("long_weeks", [7, 0])
@@ -289,8 +291,7 @@ def test_a_small_account_growing_a_person_every_few_weeks_is_expansion(slow_week
     sim = Sim(rules_with(playbooks={"expansion_signal": {"params": params}}))
     sim.account(at(0), segment="smb", licensed_seats=15, csm_id="csm-1", champion_user_id="user-0")
     # Never 20% up on the weeks 3-4 before while 90% of the seats are in use two weeks running.
-    for week, users in enumerate([10, 10, 10, 11, 11, 11, 12, 13, 14, 14, 14]):
-        sim.daily_usage(7 * week, 7, users, features=CORE)
+    _weekly(sim, [10, 10, 10, 11, 11, 11, 12, 13, 14, 14, 14], features=CORE)
     sim.advance(at(77, 1))
     tasks = sim.of("expansion_signal")
     if not slow_weeks:
