@@ -23,7 +23,7 @@ from workers.replay.evaluation import (
     score,
     scored_tasks,
 )
-from workers.replay.evaluation.scoring import is_risk
+from workers.replay.evaluation.scoring import CHANCE_STORM_EXACT_UP_TO, chance_storm, is_risk
 
 # The book: 2026-01-01 (Thu) to 2026-05-01 (Fri). Warm-up: Jan 1-30; scored: Jan 31 - May 1 =
 # 91 days = exactly one quarter; full Monday-Sunday weeks after the warm-up: Feb 2 ... Apr 20
@@ -173,6 +173,25 @@ def test_storm_is_the_worst_full_week_over_the_mean(result: dict) -> None:
     assert storm["mean_week_tasks"] == pytest.approx(0.75)
     assert storm["value"] == pytest.approx(2 / 0.75)
     assert storm["met"] is False
+    assert storm["by_chance"] == chance_storm(9, 12)
+
+
+def test_storm_by_chance_is_the_floor_that_timing_alone_sets() -> None:
+    # Nothing to spread, or one week: no storm can come of it.
+    assert chance_storm(0, 10) is None and chance_storm(5, 0) is None
+    assert chance_storm(7, 1) == 1.0
+    # One task over 4 weeks: its week holds all of it, 4x the mean, every draw.
+    assert chance_storm(1, 4) == pytest.approx(4.0)
+    # Seeded by the counts: the same figure on every run.
+    assert chance_storm(192, 21) == chance_storm(192, 21)
+    # Few tasks over many weeks make a high floor; many tasks bring it towards 1.
+    few, many = chance_storm(192, 21), chance_storm(5_000, 21)
+    assert few is not None and many is not None
+    assert 1.55 < few < 1.8  # what a 300-account book's risk tasks show by chance alone
+    assert 1.0 < many < 1.15 < few
+    # Past the exact range, the normal approximation continues the same curve.
+    edge = CHANCE_STORM_EXACT_UP_TO
+    assert chance_storm(edge + 1, 47) == pytest.approx(chance_storm(edge, 47), abs=0.01)
 
 
 def test_precision_counts_churn_within_120_days_and_dips(result: dict) -> None:
@@ -264,6 +283,8 @@ def test_table_json_and_chart(result: dict) -> None:
     html = render_chart(result)
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
     assert "worst week" in html and "warm-up" in html
+    by_chance = f"by chance {data['metrics']['storm']['by_chance']:.2f}"
+    assert by_chance in table and by_chance in html
     xml.dom.minidom.parseString(_svg(html))
 
 

@@ -116,6 +116,31 @@ def test_churners_have_a_churned_status_and_go_silent(book: LabelledBook) -> Non
         assert all(_day(book, e["occurred_at"]) <= churn + 5 for e in after)
 
 
+def test_a_year_long_book_spreads_churn_over_the_year() -> None:
+    """Bunched into a year's last 82 days, every warning of the year came in one season (the
+    evaluator's storm read the calendar of the sample, not the rules); a 26-week book keeps
+    its dates."""
+    import random
+
+    from workers.local.labelled.catalogue import DEFAULT_START, Calendar
+    from workers.local.labelled.plan import SPREAD_FROM_DAY, plan_book
+
+    def churn_days(weeks: int) -> list[int]:
+        cal = Calendar.for_book(DEFAULT_START, weeks)
+        plan = plan_book(random.Random(7), 600, cal)
+        return [a.churn_day for a in plan if a.churn_day is not None]
+
+    year = churn_days(52)
+    assert len(year) == 78
+    assert min(year) >= SPREAD_FROM_DAY and max(year) < 52 * 7 - 7
+    # Spread over the last eight months: a third of them before the last 82 days, and every
+    # two-month stretch from day 126 on has some.
+    assert sum(d < 52 * 7 - 82 for d in year) > len(year) // 3
+    assert all(any(lo <= d < lo + 60 for d in year) for lo in range(SPREAD_FROM_DAY, 300, 60))
+    half = churn_days(26)
+    assert min(half) >= 26 * 7 - 82  # the default book's dates are unchanged
+
+
 def test_seat_changes_back_expansions_and_downgrades(book: LabelledBook) -> None:
     seats: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for e in book.events:

@@ -26,6 +26,10 @@ from workers.local.labelled.catalogue import (
 )
 from workers.local.sample.catalogue import _ARR_PER_SEAT, _NAME_STEMS, _NAME_TRADES, _TZ_OFFSETS
 
+# The earliest churn or downgrade day of a book longer than 26 weeks: the 120-day window before
+# it then fits in the book.
+SPREAD_FROM_DAY = 126
+
 
 @dataclass
 class Account:
@@ -153,12 +157,15 @@ def _draw_account(
 
 
 def _shape(rng: random.Random, acc: Account, cal: Calendar) -> None:
-    """The story's dates. Churn and outcome dates fall in the book's second half, so the
-    evaluator's 30/60/120-day windows before them mostly fit inside the book."""
+    """The story's dates. Churn and downgrade dates fall late enough that the evaluator's
+    30/60/120-day windows before them mostly fit inside the book: in the last 82 days of a
+    26-week book, and from day SPREAD_FROM_DAY on in a longer one. A year-long book spreads
+    them over its last eight months, as a real book's churn runs all year; bunched into its
+    last 82 days they made every warning of the year arrive in one season."""
     n = cal.n_days
     kind = acc.archetype
     s = acc.story
-    late_lo, late_hi = max(n // 2, n - 82), n - 8
+    late_lo, late_hi = min(max(n // 2, n - 82), SPREAD_FROM_DAY), n - 8
     if kind == "new_customer":
         acc.first_day = rng.randint(7, max(8, n // 2))
         acc.contract_start = cal.date(acc.first_day)

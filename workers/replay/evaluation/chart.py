@@ -123,7 +123,8 @@ def render_chart(result: dict[str, Any], title: str = "Risk tasks per week") -> 
             f"Worst full week {worst}: {storm['worst_week_tasks']} risk tasks "
             f"({storm['worst_week_right']} right, {storm['worst_week_on_healthy']} on healthy "
             f"accounts), {storm['value']:.2f}× the mean of {storm['mean_week_tasks']:.1f} "
-            f"(target ≤ 1.5: {'met' if storm['met'] else 'not met'})."
+            f"(target ≤ 1.5: {'met' if storm['met'] else 'not met'}; by chance "
+            f"{storm['by_chance']:.2f})."
             if storm["value"] is not None
             else f"Worst full week {worst}: no risk tasks."
         )

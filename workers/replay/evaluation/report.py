@@ -66,7 +66,7 @@ def render_table(result: dict[str, Any]) -> str:
     worst = (
         f"worst week {storm['worst_week']}: {storm['worst_week_tasks']} tasks "
         f"({storm['worst_week_right']} right, {storm['worst_week_on_healthy']} on healthy), "
-        f"mean {_num(storm['mean_week_tasks'], 1)}"
+        f"mean {_num(storm['mean_week_tasks'], 1)}; by chance {_num(storm['by_chance'])}"
         if storm["worst_week"]
         else "no full week after the warm-up"
     )

@@ -9,6 +9,8 @@ day is the day of its `created_at`, an outcome's day is its `date`, windows incl
 
 from __future__ import annotations
 
+import math
+import random
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -25,6 +27,7 @@ __all__ = [
     "TARGETS",
     "Book",
     "ScoredTask",
+    "chance_storm",
     "is_risk",
     "score",
     "scored_tasks",
@@ -53,6 +56,8 @@ CHURN_LOOKBACK = 120  # a risk task up to 120 days before the churn can have cau
 PRECISION_HORIZON = 120  # a risk task is right when the account churns within 120 days
 DIP_LEAD = 14  # ... or when it falls in a real dip, from 14 days before its start
 EXPANSION_LOOKBACK = 90
+CHANCE_STORM_DRAWS = 400  # seeded draws of the storm-by-chance estimate (±0.01 on real books)
+CHANCE_STORM_EXACT_UP_TO = 20_000  # tasks placed one by one; beyond, a normal approximation
 
 # (metric, comparison, target): the figures a rules file should reach.
 TARGETS: dict[str, tuple[str, float]] = {
@@ -90,7 +95,9 @@ Definitions (DOMAIN.md, alert quality; days are UTC calendar days, windows inclu
                  ({QUARTER_DAYS} days of post-warm-up book), and the share with at least one.
   storm          risk tasks in the worst full Monday-Sunday week after the warm-up / the mean
                  of those weeks; the worst week's tasks that are right (as for precision) and
-                 those on healthy accounts are shown beside it.
+                 those on healthy accounts are shown beside it. "By chance": the storm the
+                 same number of tasks would show with their weeks drawn at random (uniform,
+                 seeded, mean of {CHANCE_STORM_DRAWS} draws) -- the floor that timing alone sets.
   precision      share of post-warm-up risk tasks whose account churns 0-{PRECISION_HORIZON} days
                  later, or which fall in a dip (its start - {DIP_LEAD}d to `until`).
   expansion      expanders with an expansion_signal in [expand-{EXPANSION_LOOKBACK}d, expand]
@@ -223,6 +230,31 @@ def _classify(book: Book, outcomes: Iterable[Outcome]) -> _Accounts:
     return _Accounts(churn, dict(expand), dict(dips), downgraded, healthy, never_expanded)
 
 
+def chance_storm(tasks: int, weeks: int, draws: int = CHANCE_STORM_DRAWS) -> float | None:
+    """The storm (worst week / mean week) of `tasks` tasks whose weeks are drawn uniformly at
+    random among `weeks`, averaged over seeded draws: deterministic for given counts.
+
+    Why: with a few hundred risk tasks, chance alone makes one week well above the mean (300
+    accounts' 192 tasks over 21 weeks: about 1.67), so a storm figure is read against it. Up
+    to CHANCE_STORM_EXACT_UP_TO tasks are placed one by one; beyond, each week's count is
+    drawn from the normal approximation of its binomial, which is then within a percent."""
+    if tasks <= 0 or weeks <= 0:
+        return None
+    if weeks == 1:
+        return 1.0
+    rng = random.Random(f"chance-storm:{tasks}:{weeks}")
+    mean = tasks / weeks
+    total = 0.0
+    if tasks <= CHANCE_STORM_EXACT_UP_TO:
+        for _ in range(draws):
+            total += max(Counter(rng.choices(range(weeks), k=tasks)).values())
+    else:
+        sd = math.sqrt(mean * (1 - 1 / weeks))
+        for _ in range(draws):
+            total += max(round(rng.gauss(mean, sd)) for _ in range(weeks))
+    return total / draws / mean
+
+
 def _weeks(first: date, last: date) -> list[date]:
     """Mondays of the full Monday-Sunday weeks within [first, last]."""
     monday = first + timedelta(days=(7 - first.weekday()) % 7)
@@ -314,6 +346,7 @@ def score(
     mean_week = statistics.fmean(week_counts) if weeks else None
     worst = max(weeks, key=lambda w: (per_week.get(w, 0), -w.toordinal())) if weeks else None
     storm = (per_week.get(worst, 0) / mean_week) if worst is not None and mean_week else None
+    storm_by_chance = chance_storm(sum(week_counts), len(weeks))
 
     owners = sorted({t.owner_id or "unassigned" for t in tasks})
     load = Counter(
@@ -489,6 +522,7 @@ def score(
                 "mean_week_tasks": mean_week,
                 "worst_week_right": worst_right if worst is not None else None,
                 "worst_week_on_healthy": worst_healthy if worst is not None else None,
+                "by_chance": storm_by_chance,
                 **_target("storm", storm),
             },
             "precision": {
