@@ -246,6 +246,9 @@ class UsageDropParams(_Strict):
     # While many accounts of the partition dip together (book_baseline.cohort_share), a drop
     # must be at least this deep: a seasonal slump is 20-35%, a leaving customer more.
     cohort_drop_at_least: Ratio = 0.4
+    # ... and, above 0, significant at this z (every route: week over week, step, declines),
+    # with no steady-fall route for accounts too small for a z test. 0: the routes' own z.
+    cohort_significance_z: float = Field(default=0.0, ge=0, le=10)
     resolve_within: Ratio = 0.15
 
 

@@ -424,6 +424,31 @@ def test_a_drop_many_peers_share_needs_the_cohort_threshold(
         assert "dipped in the same week: a shared slump needs 40%" in task.reason
 
 
+@pytest.mark.parametrize(
+    ("peers_dipped", "before", "after", "cohort_z", "fires"),
+    [
+        # 9 -> 4 in a step held two weeks: 56%, deeper than the cohort's 40%, at z 1.39.
+        (0.10, 9, 4, 2.0, True),  # few peers in a dip: the decline's own z of 1 holds
+        (0.20, 9, 4, 2.0, False),  # a fifth of the peers dip: a small account's luck
+        (0.20, 9, 4, 0.0, True),  # the setting off: the route's own z again
+        (0.20, 30, 14, 2.0, True),  # 53% of 30 users is z 2.4: more than luck in any slump
+    ],
+)
+def test_in_a_shared_slump_a_drop_must_be_significant_at_the_cohort_z(
+    peers_dipped: float, before: int, after: int, cohort_z: float, fires: bool
+) -> None:
+    sim = Sim(rules_with(playbooks={"usage_drop": {"params": {"cohort_significance_z": cohort_z}}}))
+    sim.account(at(0), segment="mid_market", licensed_seats=200, csm_id="csm-1")
+    _peers(_book(sim, 0, 42), 0, 42, peers_dipped)
+    _usage(sim, before, after)
+    sim.advance(at(38, 1))  # the step held 2 weeks, confirmed 3 days
+    assert sim.actions("usage_drop") == (["opened"] if fires else [])
+    if fires:
+        [task] = sim.of("usage_drop")
+        shared = peers_dipped >= 0.2 and cohort_z > 0
+        assert ("significant (z ≥ 2)" in task.reason) == shared
+
+
 def test_the_cohort_guard_switched_off_lets_a_shared_slump_alarm() -> None:
     sim = Sim(rules_with(book_baseline={"cohort_share": 0}))
     sim.account(at(0), segment="mid_market", licensed_seats=200)

@@ -49,15 +49,28 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
         # metrics (usage_cache, dropped by a late event) and the peers' reading do.
         today = int(ctx.now // DAY)
         shared = cohort_share(ctx, today)
-        threshold = p.drop_at_least
+        threshold, z, slow_z, trend_z = (
+            p.drop_at_least,
+            p.significance_z,
+            p.decline_significance_z,
+            p.trend_significance_z,
+        )
         if shared is not None:
             threshold = max(threshold, p.cohort_drop_at_least)
+            if p.cohort_significance_z > 0:
+                # In a slump the peers share, a small account's share of it is luck: 9 users
+                # with a third of them away lose 5 now and then. Only a loss chance would not
+                # make counts, and a count too small to test does not.
+                z = max(z, p.cohort_significance_z)
+                slow_z = max(slow_z, p.cohort_significance_z)
+                trend_z = 0.0
+        key = (threshold, z, slow_z, trend_z)
         cached = state.guard_cache
         if (
             cached is not None
             and cached[0] is state.usage_cache
             and cached[1] is p
-            and cached[2] == threshold
+            and cached[2] == key
         ):
             drop = cached[3]
         else:
@@ -66,8 +79,8 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 today - 1,
                 drop_at_least=threshold,
                 min_before=p.min_prev_active_users,
-                z=p.significance_z,
-                decline_z=p.decline_significance_z,
+                z=z,
+                decline_z=slow_z,
                 decline_min_before=p.decline_min_prev_active_users,
                 decline_prior_below=p.decline_prior_week_below,
                 step_weeks=p.step_weeks,
@@ -75,13 +88,14 @@ def check_usage_drop(pb: CompiledPlaybook, ctx: EvalContext, task: TaskState) ->
                 decline_weeks=p.decline_weeks,
                 long_decline_weeks=p.long_decline_weeks,
                 long_decline_recent_below=p.long_decline_still_falling,
-                trend_z=p.trend_significance_z,
+                trend_z=trend_z,
                 trend_min_before=p.trend_min_prev_active_users,
                 book=book_baseline(ctx),
             )
-            state.guard_cache = (state.usage_cache, p, threshold, drop)
+            state.guard_cache = (state.usage_cache, p, key, drop)
         if drop is not None:
-            check.fire = _usage_drop_fire(pb, drop, threshold, shared)
+            tested_at = z if drop.weeks == 1 else slow_z
+            check.fire = _usage_drop_fire(pb, drop, threshold, shared, tested_at)
     if task.open and a7 is not None:
         # Hysteresis against the level before the drop, not week over week: a plateau at the
         # lower level is not a recovery.
@@ -111,8 +125,9 @@ def cohort_share(ctx: EvalContext, today: int) -> float | None:
 
 
 def _usage_drop_fire(
-    pb: CompiledPlaybook, drop: Drop, threshold: float, shared: float | None
+    pb: CompiledPlaybook, drop: Drop, threshold: float, shared: float | None, z: float
 ) -> Fire:
+    """The task of a confirmed drop; `z` is the significance its route was tested at."""
     p = pb.params
     fell = (drop.before - drop.after) / drop.before
     cohort = (
@@ -122,7 +137,6 @@ def _usage_drop_fire(
         f"slump needs {pct(threshold)})"
     )
     held = f"held {drop.confirmed_days} days running" if drop.confirmed_days > 1 else "now"
-    z = p.significance_z if drop.weeks == 1 else p.decline_significance_z
     evidence_of = "too few users for a z test" if drop.trend else f"significant (z ≥ {z:g})"
     if drop.weeks == 1:
         what = f"Active users fell {pct(fell)} week over week ({drop.before} → {drop.after})"
