@@ -136,9 +136,9 @@ def _close_days(usage: UsageAggregates, newest: int, new_newest: int) -> None:
                 month += n
                 if d >= end - (WEEK - 1):
                     week += n
-        if end < new_newest - CLOSED_DAYS:
-            month = 0  # past the 30-day count's horizon already (_age_closed)
         if week or month:
+            # A 30-day count past CLOSED_DAYS already is trimmed by _age_closed, which
+            # note_user_day runs right after with the same newest day.
             closed[end] = [week, month]
 
 
