@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +25,8 @@ from workers.local.labelled import (
     describe_book,
     generate_labelled_book,
 )
-from workers.local.labelled.plan import archetype_counts
+from workers.local.labelled.catalogue import DEFAULT_START, Calendar
+from workers.local.labelled.plan import SPREAD_FROM_DAY, archetype_counts, plan_book
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +122,6 @@ def test_a_year_long_book_spreads_churn_over_the_year() -> None:
     """Bunched into a year's last 82 days, every warning of the year came in one season (the
     evaluator's storm read the calendar of the sample, not the rules); a 26-week book keeps
     its dates."""
-    import random
-
-    from workers.local.labelled.catalogue import DEFAULT_START, Calendar
-    from workers.local.labelled.plan import SPREAD_FROM_DAY, plan_book
-
     def churn_days(weeks: int) -> list[int]:
         cal = Calendar.for_book(DEFAULT_START, weeks)
         plan = plan_book(random.Random(7), 600, cal)
